@@ -1,0 +1,669 @@
+#include "archive/archive.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+#include "base/log.h"
+
+namespace mailvault {
+namespace {
+
+std::string CatalogPath(const std::string& data_dir) { return data_dir + "/catalog.sqlite"; }
+
+uint64_t FileSizeOr0(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- IngestBatch
+
+IngestBatch::IngestBatch(Archive* archive)
+    : archive_(archive),
+      segmenter_(archive->options_.segmenter,
+                 [this](std::string_view segment) { return StoreSegment(segment); }) {}
+
+IngestBatch::~IngestBatch() = default;
+
+Status IngestBatch::BeginMessage() {
+  if (open_) return Status::Internal("BeginMessage while a message is open");
+  if (!archive_->writable_) return Status::PermissionDenied("the archive is open read-only");
+  open_ = true;
+  failure_ = Status::Ok();
+  length_ = 0;
+  segments_.clear();
+  return Status::Ok();
+}
+
+Status IngestBatch::Write(std::string_view raw) {
+  if (!open_) return Status::Internal("Write without an open message");
+  if (!failure_.ok()) return failure_;
+  canonical_.clear();
+  canonicalizer_.Feed(raw, &canonical_);
+  message_hash_.Update(canonical_);
+  length_ += canonical_.size();
+  failure_ = segmenter_.Feed(canonical_);
+  return failure_;
+}
+
+Status IngestBatch::StoreSegment(std::string_view segment) {
+  segment_hash_.Update(segment);
+  Digest hash = segment_hash_.Finish();
+  segments_.push_back(hash);
+  Archive& a = *archive_;
+  {
+    std::lock_guard lock(a.mutex_);
+    MV_ASSIGN_OR_RETURN(bool known, a.SegmentKnownLocked(hash));
+    if (known) return Status::Ok();
+  }
+  std::shared_ptr<const Dictionary> dict;
+  if (segment.size() <= a.options_.small_segment_bytes) dict = a.dictionaries_.Newest();
+  MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
+  std::lock_guard lock(a.mutex_);
+  return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), dict ? dict->id() : 0,
+                              frame_);
+}
+
+Result<IngestedMessage> IngestBatch::FinishMessage(const Provenance& provenance) {
+  if (!open_) return Status::Internal("FinishMessage without an open message");
+  Status s = failure_;
+  if (s.ok()) {
+    canonical_.clear();
+    canonicalizer_.Finish(&canonical_);
+    message_hash_.Update(canonical_);
+    length_ += canonical_.size();
+    s = segmenter_.Feed(canonical_);
+  }
+  if (s.ok()) s = segmenter_.Finish();
+  if (!s.ok()) {
+    AbortMessage();
+    return s;
+  }
+  open_ = false;
+  IngestedMessage result;
+  result.id = message_hash_.Finish();
+  result.raw_length = length_;
+
+  Pending p;
+  p.record.id = result.id;
+  p.record.raw_length = length_;
+  p.record.archived_at = archive_->options_.clock->NowUnixSeconds();
+  p.record.provenance = provenance;
+  if (p.record.provenance.seen_at == 0) p.record.provenance.seen_at = p.record.archived_at;
+
+  if (pending_ids_.count(result.id)) {
+    result.duplicate = true;
+  } else {
+    std::lock_guard lock(archive_->mutex_);
+    MV_ASSIGN_OR_RETURN(bool known, archive_->MessageKnownLocked(result.id));
+    result.duplicate = known;
+  }
+  p.is_new = !result.duplicate;
+  if (p.is_new) {
+    p.record.segments = std::move(segments_);
+    pending_ids_[result.id] = pending_.size();
+  }
+  segments_.clear();
+  pending_bytes_ += length_;
+  pending_.push_back(std::move(p));
+  return result;
+}
+
+void IngestBatch::AbortMessage() {
+  open_ = false;
+  canonical_.clear();
+  std::string ignored;
+  canonicalizer_.Finish(&ignored);
+  segmenter_.Reset();
+  message_hash_.Finish();
+  segments_.clear();
+  failure_ = Status::Ok();
+}
+
+Result<CommitReport> IngestBatch::Commit() {
+  if (open_) return Status::Internal("Commit while a message is open");
+  std::lock_guard lock(archive_->mutex_);
+  MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_));
+  pending_.clear();
+  pending_ids_.clear();
+  pending_bytes_ = 0;
+  return report;
+}
+
+// ---------------------------------------------------------------- Archive
+
+Archive::~Archive() = default;
+
+Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options) {
+  if (options.fs == nullptr) options.fs = &FileSystem::Posix();
+  if (options.clock == nullptr) options.clock = &SystemClock::Instance();
+  std::unique_ptr<Archive> archive(new Archive(std::move(options)));
+  MV_RETURN_IF_ERROR(archive->Initialize());
+  return archive;
+}
+
+Status Archive::Initialize() {
+  const std::string& dir = options_.data_dir;
+  if (!IsDirectory(dir)) {
+    if (!options_.create) {
+      return Status::NotFound("no archive at " + dir + " (run `mailvault init` or pass --data)");
+    }
+    MV_RETURN_IF_ERROR(MakeDirs(dir));
+  }
+  if (options_.create) MV_RETURN_IF_ERROR(MakeDirs(packs_dir()));
+  if (!IsDirectory(packs_dir())) {
+    return Status::NotFound(dir + " is not a mailvault data directory (no packs/)");
+  }
+
+  if (options_.mode != ArchiveOptions::Mode::kReadOnly) {
+    std::string lock_path = dir + "/lock";
+    UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+    if (!fd.valid()) {
+      if (options_.mode == ArchiveOptions::Mode::kReadWrite) return ErrnoToStatus(errno, "open " + lock_path);
+    } else if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      lock_fd_ = std::move(fd);
+      writable_ = true;
+    } else if (options_.mode == ArchiveOptions::Mode::kReadWrite) {
+      return Status::Unavailable("the archive in " + dir +
+                                 " is being written by another mailvault process");
+    }
+  }
+
+  MV_ASSIGN_OR_RETURN(catalog_, Catalog::Open(CatalogPath(dir)));
+  MV_RETURN_IF_ERROR(LoadDictionaries());
+  if (writable_) {
+    MV_RETURN_IF_ERROR(Replay(/*rebuild=*/false, nullptr));
+    std::vector<uint32_t> packs = ListPacks();
+    uint32_t id = packs.empty() ? 1 : packs.back();
+    MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(*options_.fs, packs_dir(), id));
+    MV_ASSIGN_OR_RETURN(small_segments_, catalog_->CountSmallSegments(options_.small_segment_bytes));
+    small_segments_at_training_ = small_segments_;
+    if (dictionaries_.NewestId() == 0) small_segments_at_training_ = 0;
+  }
+  return Status::Ok();
+}
+
+std::vector<uint32_t> Archive::ListPacks() const {
+  std::vector<uint32_t> ids;
+  DIR* d = ::opendir(packs_dir().c_str());
+  if (d == nullptr) return ids;
+  while (dirent* e = ::readdir(d)) {
+    uint32_t id = ParsePackFileName(e->d_name);
+    if (id != 0) ids.push_back(id);
+  }
+  ::closedir(d);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Status Archive::LoadDictionaries() {
+  MV_ASSIGN_OR_RETURN(auto locations, catalog_->Dictionaries());
+  for (const auto& [id, location] : locations) {
+    if (dictionaries_.Get(id)) continue;
+    MV_ASSIGN_OR_RETURN(auto reader, Reader(location.pack));
+    std::string payload;
+    MV_RETURN_IF_ERROR(reader->ReadRecord(location.offset, RecordType::kDictionary, &payload));
+    MV_ASSIGN_OR_RETURN(DictionaryRecord rec, DecodeDictionary(payload));
+    MV_ASSIGN_OR_RETURN(auto dict, Dictionary::Load(rec.id, std::string(rec.dictionary),
+                                                    options_.dictionary_level));
+    dictionaries_.Add(std::move(dict));
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<PackReader>> Archive::Reader(uint32_t pack) {
+  // Callers may or may not hold mutex_; readers_ has its own small critical section.
+  std::lock_guard lock(readers_mutex_);
+  auto it = readers_.find(pack);
+  if (it != readers_.end()) return it->second;
+  MV_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> reader,
+                      PackReader::Open(packs_dir() + "/" + PackFileName(pack), pack));
+  std::shared_ptr<PackReader> shared(std::move(reader));
+  readers_[pack] = shared;
+  return shared;
+}
+
+// Brings the catalog up to date with what the packs hold past each pack's
+// watermark (or everything, for a rebuild), and cuts torn tails.
+Status Archive::Replay(bool rebuild, VerifyReport* damage) {
+  MV_ASSIGN_OR_RETURN(auto watermarks, catalog_->Watermarks());
+  std::vector<uint32_t> packs = ListPacks();
+  MV_RETURN_IF_ERROR(catalog_->Begin());
+  bool replayed_any = false;
+  uint64_t messages = 0;
+  for (uint32_t id : packs) {
+    std::string path = packs_dir() + "/" + PackFileName(id);
+    ScanOptions scan;
+    auto wm = watermarks.find(id);
+    if (!rebuild && wm != watermarks.end()) scan.from = wm->second;
+    scan.skip_bad_records = rebuild;
+    if (!rebuild && FileSizeOr0(path) <= scan.from) continue;
+
+    ScanOutcome outcome;
+    Status s = ScanPack(path, scan, [&](const ScannedRecord& r) -> Status {
+      replayed_any = true;
+      RecordLocation loc{id, r.offset, r.length};
+      switch (r.type) {
+        case RecordType::kSegment: {
+          MV_ASSIGN_OR_RETURN(SegmentRecord seg, DecodeSegment(r.payload));
+          return catalog_->InsertSegment(seg.hash, SegmentLocation{loc, seg.raw_length, seg.dictionary});
+        }
+        case RecordType::kDictionary: {
+          MV_ASSIGN_OR_RETURN(DictionaryRecord d, DecodeDictionary(r.payload));
+          MV_RETURN_IF_ERROR(catalog_->InsertDictionary(d.id, d.sample_count, loc));
+          MV_ASSIGN_OR_RETURN(auto dict, Dictionary::Load(d.id, std::string(d.dictionary),
+                                                          options_.dictionary_level));
+          dictionaries_.Add(std::move(dict));
+          return Status::Ok();
+        }
+        case RecordType::kMessage: {
+          MV_ASSIGN_OR_RETURN(MessageRecord m, DecodeMessage(r.payload));
+          for (const Digest& seg : m.segments) {
+            MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(seg));
+            if (!found) {
+              std::string problem = "message " + ToHex(m.id) + " names segment " + ToHex(seg) +
+                                    " that no pack holds";
+              LogError(path + " offset " + std::to_string(r.offset) + ": " + problem);
+              if (damage) damage->faults.push_back({path + " offset " + std::to_string(r.offset), problem});
+              return Status::Ok();
+            }
+          }
+          MV_ASSIGN_OR_RETURN(int64_t seq, catalog_->InsertMessage(m, loc));
+          ++messages;
+          return catalog_->InsertProvenance(seq, m.provenance).status();
+        }
+        case RecordType::kLink: {
+          MV_ASSIGN_OR_RETURN(LinkRecord l, DecodeLink(r.payload));
+          MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(l.id));
+          if (!row) return Status::Ok();  // its message record was lost with a torn tail
+          return catalog_->InsertProvenance(row->seq, l.provenance).status();
+        }
+        case RecordType::kEvent:
+          return DecodeEvent(r.payload).status();
+      }
+      return Status::Ok();
+    }, &outcome);
+    if (!s.ok()) {
+      catalog_->Rollback();
+      return s.WithContext("replay " + path);
+    }
+    for (const auto& [offset, reason] : outcome.skipped) {
+      LogError(path + " offset " + std::to_string(offset) + ": " + reason + " (record skipped)");
+      if (damage) damage->faults.push_back({path + " offset " + std::to_string(offset), reason});
+    }
+    uint64_t end = outcome.end;
+    if (outcome.damaged) {
+      if (!outcome.damage_is_tail && rebuild) {
+        // Damage inside a pack we cannot read past: keep the file as it is.
+        std::string where = path + " offset " + std::to_string(outcome.damage_offset);
+        LogError(where + ": " + outcome.damage_reason + "; the rest of this pack is unreadable");
+        if (damage) damage->faults.push_back({where, outcome.damage_reason});
+      } else {
+        // Past the watermark nothing was committed: the damaged rest is a torn tail.
+        uint64_t size = FileSizeOr0(path);
+        LogWarning(path + ": torn tail at offset " + std::to_string(outcome.damage_offset) + " (" +
+                   outcome.damage_reason + "); cutting " +
+                   std::to_string(size - outcome.damage_offset) + " bytes");
+        MV_ASSIGN_OR_RETURN(auto w, PackWriter::Open(*options_.fs, packs_dir(), id));
+        Status ts = w->Truncate(outcome.damage_offset);
+        if (!ts.ok()) {
+          catalog_->Rollback();
+          return ts;
+        }
+        end = outcome.damage_offset;
+      }
+    }
+    if (!rebuild || !outcome.damaged) {
+      // What we replayed must be durable before the catalog says so.
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd.valid() || ::fdatasync(fd.get()) != 0) {
+        Status ss = ErrnoToStatus(errno, "fdatasync " + path);
+        catalog_->Rollback();
+        return ss;
+      }
+      MV_RETURN_IF_ERROR(catalog_->SetWatermark(id, end));
+    }
+  }
+  MV_RETURN_IF_ERROR(catalog_->Commit());
+  if (replayed_any && !rebuild && messages > 0) {
+    LogInfo("recovered " + std::to_string(messages) + " message(s) written before an interrupted commit");
+  }
+  return Status::Ok();
+}
+
+Status Archive::Rebuild(ArchiveOptions options, VerifyReport* damage) {
+  if (options.fs == nullptr) options.fs = &FileSystem::Posix();
+  if (options.clock == nullptr) options.clock = &SystemClock::Instance();
+  options.mode = ArchiveOptions::Mode::kReadWrite;
+  options.create = false;
+  const std::string dir = options.data_dir;
+  if (!IsDirectory(dir + "/packs")) return Status::NotFound("no archive at " + dir);
+  // Hold the lock for the whole rebuild.
+  std::string lock_path = dir + "/lock";
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+  if (!lock.valid()) return ErrnoToStatus(errno, "open " + lock_path);
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Status::Unavailable("the archive in " + dir + " is being written by another mailvault process");
+  }
+  std::string fresh = dir + "/catalog.rebuild.sqlite";
+  for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((fresh + suffix).c_str());
+  {
+    std::unique_ptr<Archive> a(new Archive(options));
+    MV_ASSIGN_OR_RETURN(a->catalog_, Catalog::Open(fresh));
+    MV_RETURN_IF_ERROR(a->Replay(/*rebuild=*/true, damage));
+    MV_RETURN_IF_ERROR(a->catalog_->database().Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }
+  std::string target = CatalogPath(dir);
+  for (const char* suffix : {"-wal", "-shm"}) ::unlink((target + suffix).c_str());
+  if (::rename(fresh.c_str(), target.c_str()) != 0) return ErrnoToStatus(errno, "rename " + fresh);
+  for (const char* suffix : {"-wal", "-shm"}) ::unlink((fresh + suffix).c_str());
+  return options.fs->SyncDir(dir);
+}
+
+std::unique_ptr<IngestBatch> Archive::NewBatch() {
+  return std::unique_ptr<IngestBatch>(new IngestBatch(this));
+}
+
+Result<bool> Archive::SegmentKnownLocked(const Digest& hash) {
+  if (pending_segments_.count(hash)) return true;
+  MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(hash));
+  return found.has_value();
+}
+
+Result<bool> Archive::MessageKnownLocked(const Digest& id) {
+  MV_ASSIGN_OR_RETURN(auto found, catalog_->FindMessage(id));
+  return found.has_value();
+}
+
+Result<RecordLocation> Archive::AppendLocked(RecordType type, std::string_view payload) {
+  if (!writer_) return Status::PermissionDenied("the archive is open read-only");
+  const uint64_t record_size = kRecordHeaderSize + payload.size();
+  if (writer_->size() > kPackMagic.size() && writer_->size() + record_size > options_.pack_size_limit) {
+    // Seal the full pack: it must be durable before its records count as committed.
+    MV_RETURN_IF_ERROR(writer_->Sync());
+    touched_packs_[writer_->id()] = writer_->size();
+    MV_ASSIGN_OR_RETURN(auto next, PackWriter::Open(*options_.fs, packs_dir(), writer_->id() + 1));
+    writer_ = std::move(next);
+  }
+  MV_ASSIGN_OR_RETURN(RecordLocation loc, writer_->Append(type, payload));
+  touched_packs_[loc.pack] = loc.offset + loc.length;
+  return loc;
+}
+
+Status Archive::StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint32_t dictionary,
+                                   std::string_view frame) {
+  MV_ASSIGN_OR_RETURN(bool known, SegmentKnownLocked(hash));  // another batch may have won
+  if (known) return Status::Ok();
+  MV_ASSIGN_OR_RETURN(RecordLocation loc,
+                      AppendLocked(RecordType::kSegment, EncodeSegment(hash, raw_length, dictionary, frame)));
+  pending_segments_[hash] = SegmentLocation{loc, raw_length, dictionary};
+  if (raw_length <= options_.small_segment_bytes) ++small_segments_;
+  return Status::Ok();
+}
+
+Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pending) {
+  CommitReport report;
+  report.messages = pending.size();
+  std::vector<RecordLocation> locations;
+  locations.reserve(pending.size());
+  for (const auto& p : pending) {
+    std::string payload = p.is_new ? EncodeMessage(p.record)
+                                   : EncodeLink(LinkRecord{p.record.id, p.record.provenance});
+    MV_ASSIGN_OR_RETURN(RecordLocation loc,
+                        AppendLocked(p.is_new ? RecordType::kMessage : RecordType::kLink, payload));
+    locations.push_back(loc);
+  }
+  if (writer_) MV_RETURN_IF_ERROR(writer_->Sync().WithContext("commit"));
+
+  MV_RETURN_IF_ERROR(catalog_->Begin());
+  auto fail = [&](Status s) {
+    catalog_->Rollback();
+    return s.WithContext("commit");
+  };
+  for (const auto& [hash, location] : pending_segments_) {
+    Status s = catalog_->InsertSegment(hash, location);
+    if (!s.ok()) return fail(s);
+  }
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const auto& p = pending[i];
+    int64_t seq = 0;
+    if (p.is_new) {
+      auto r = catalog_->InsertMessage(p.record, locations[i]);
+      if (!r.ok()) return fail(r.status());
+      seq = *r;
+      ++report.new_messages;
+    } else {
+      auto row = catalog_->FindMessage(p.record.id);
+      if (!row.ok()) return fail(row.status());
+      if (!row->has_value()) return fail(Status::Internal("linked message is not in the catalog"));
+      seq = (*row)->seq;
+    }
+    auto linked = catalog_->InsertProvenance(seq, p.record.provenance);
+    if (!linked.ok()) return fail(linked.status());
+    if (*linked) ++report.new_links;
+  }
+  for (const auto& [pack, end] : touched_packs_) {
+    Status s = catalog_->SetWatermark(pack, end);
+    if (!s.ok()) return fail(s);
+  }
+  Status s = catalog_->Commit();
+  if (!s.ok()) return fail(s);
+  pending_segments_.clear();
+  touched_packs_.clear();
+
+  Status train = MaybeTrainDictionaryLocked();
+  if (!train.ok()) LogWarning("dictionary training skipped: " + train.ToString());
+  return report;
+}
+
+Status Archive::MaybeTrainDictionaryLocked() {
+  const uint64_t threshold = small_segments_at_training_ == 0
+                                 ? options_.first_dictionary_after
+                                 : small_segments_at_training_ * options_.retrain_growth;
+  if (small_segments_ < threshold) return Status::Ok();
+  small_segments_at_training_ = small_segments_;  // also when training fails: no retry storm
+  MV_ASSIGN_OR_RETURN(auto sample, catalog_->SampleSmallSegments(options_.dictionary_samples,
+                                                                 options_.small_segment_bytes));
+  SegmentCodec codec;
+  std::vector<std::string> samples;
+  for (const SegmentLocation& loc : sample) {
+    std::string plain;
+    // The hash is not known here; ReadSegment checks it only when given.
+    MV_RETURN_IF_ERROR(ReadSegment(Digest{}, loc, codec, &plain));
+    samples.push_back(std::move(plain));
+  }
+  const uint32_t id = dictionaries_.NewestId() + 1;
+  MV_ASSIGN_OR_RETURN(std::string dict, TrainDictionary(samples, id, options_.dictionary_capacity));
+  MV_ASSIGN_OR_RETURN(auto loaded, Dictionary::Load(id, dict, options_.dictionary_level));
+  MV_ASSIGN_OR_RETURN(RecordLocation loc,
+                      AppendLocked(RecordType::kDictionary,
+                                   EncodeDictionary(id, static_cast<uint32_t>(samples.size()), dict)));
+  MV_RETURN_IF_ERROR(writer_->Sync());
+  MV_RETURN_IF_ERROR(catalog_->Begin());
+  Status s = catalog_->InsertDictionary(id, static_cast<uint32_t>(samples.size()), loc);
+  if (s.ok()) s = catalog_->SetWatermark(loc.pack, loc.offset + loc.length);
+  if (s.ok()) s = catalog_->Commit();
+  if (!s.ok()) {
+    catalog_->Rollback();
+    return s;
+  }
+  touched_packs_.erase(loc.pack);
+  // Only now may new segments use it: it is durable and catalogued.
+  dictionaries_.Add(std::move(loaded));
+  LogInfo("trained compression dictionary " + std::to_string(id) + " from " +
+          std::to_string(samples.size()) + " segments (" + std::to_string(dict.size()) + " bytes)");
+  return Status::Ok();
+}
+
+Status Archive::ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
+                            std::string* plain) {
+  MV_ASSIGN_OR_RETURN(auto reader, Reader(location.record.pack));
+  std::string payload;
+  MV_RETURN_IF_ERROR(reader->ReadRecord(location.record.offset, RecordType::kSegment, &payload));
+  MV_ASSIGN_OR_RETURN(SegmentRecord rec, DecodeSegment(payload));
+  const bool check = hash != Digest{};
+  std::string where = PackFileName(location.record.pack) + " offset " + std::to_string(location.record.offset);
+  if (check && rec.hash != hash) return Status::Corruption(where + ": segment record holds another segment");
+  std::shared_ptr<const Dictionary> dict;
+  if (rec.dictionary != 0) {
+    dict = dictionaries_.Get(rec.dictionary);
+    if (!dict) return Status::Corruption(where + ": segment needs unknown dictionary " + std::to_string(rec.dictionary));
+  }
+  MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, plain).WithContext(where));
+  if (Sha256::Of(*plain) != rec.hash) {
+    return Status::Corruption(where + ": segment content does not match its SHA-256");
+  }
+  return Status::Ok();
+}
+
+Result<Digest> Archive::Resolve(std::string_view text) {
+  std::string prefix(text);
+  for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (prefix.size() < 12 || prefix.size() > 64 || !IsHex(prefix)) {
+    return Status::InvalidArgument("'" + std::string(text) +
+                                   "' is not a message id (64 hex characters, or a unique prefix of at least 12)");
+  }
+  std::vector<Digest> found;
+  {
+    std::lock_guard lock(mutex_);
+    MV_ASSIGN_OR_RETURN(found, catalog_->FindByPrefix(prefix, 2));
+  }
+  if (found.empty()) return Status::NotFound("no message with id " + prefix);
+  if (found.size() > 1) return Status::InvalidArgument("id prefix " + prefix + " is ambiguous; give more characters");
+  return found[0];
+}
+
+Result<MessageInfo> Archive::Info(const Digest& id) {
+  std::lock_guard lock(mutex_);
+  MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
+  if (!row) return Status::NotFound("no message with id " + ToHex(id));
+  MessageInfo info;
+  info.id = row->id;
+  info.raw_length = row->raw_length;
+  info.archived_at = row->archived_at;
+  info.segments = row->segments.size();
+  MV_ASSIGN_OR_RETURN(info.provenance, catalog_->ProvenanceOf(row->seq));
+  return info;
+}
+
+Status Archive::ReadMessage(const Digest& id, const std::function<Status(std::string_view)>& sink) {
+  std::vector<std::pair<Digest, SegmentLocation>> parts;
+  {
+    std::lock_guard lock(mutex_);
+    MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
+    if (!row) return Status::NotFound("no message with id " + ToHex(id));
+    for (const Digest& seg : row->segments) {
+      MV_ASSIGN_OR_RETURN(auto loc, catalog_->FindSegment(seg));
+      if (!loc) {
+        auto pending = pending_segments_.find(seg);
+        if (pending == pending_segments_.end()) {
+          return Status::Corruption("message " + ToHex(id) + ": segment " + ToHex(seg) + " is missing");
+        }
+        loc = pending->second;
+      }
+      parts.emplace_back(seg, *loc);
+    }
+  }
+  SegmentCodec codec;
+  Sha256 whole;
+  std::string plain;
+  for (const auto& [hash, loc] : parts) {
+    MV_RETURN_IF_ERROR(ReadSegment(hash, loc, codec, &plain).WithContext("message " + ToHex(id)));
+    whole.Update(plain);
+    MV_RETURN_IF_ERROR(sink(plain));
+  }
+  if (whole.Finish() != id) {
+    return Status::Corruption("message " + ToHex(id) + ": content does not match its SHA-256");
+  }
+  return Status::Ok();
+}
+
+Status Archive::ForEachMessage(const std::function<Status(const MessageInfo&)>& visit) {
+  std::vector<MessageInfo> all;
+  {
+    std::lock_guard lock(mutex_);
+    MV_RETURN_IF_ERROR(catalog_->ForEachMessage([&](const MessageRow& row) {
+      MessageInfo info;
+      info.id = row.id;
+      info.raw_length = row.raw_length;
+      info.archived_at = row.archived_at;
+      info.segments = row.segments.size();
+      all.push_back(std::move(info));
+      return Status::Ok();
+    }));
+  }
+  for (const MessageInfo& info : all) MV_RETURN_IF_ERROR(visit(info));
+  return Status::Ok();
+}
+
+Result<ArchiveStats> Archive::Stats() {
+  ArchiveStats stats;
+  {
+    std::lock_guard lock(mutex_);
+    MV_ASSIGN_OR_RETURN(CatalogTotals t, catalog_->Totals());
+    stats.messages = t.messages;
+    stats.raw_bytes = t.raw_bytes;
+    stats.segments = t.segments;
+    stats.unique_bytes = t.segment_raw_bytes;
+    stats.provenance_links = t.provenance_links;
+    stats.dictionaries = t.dictionaries;
+  }
+  for (uint32_t id : ListPacks()) {
+    stats.stored_bytes += FileSizeOr0(packs_dir() + "/" + PackFileName(id));
+    ++stats.packs;
+  }
+  std::string catalog = CatalogPath(options_.data_dir);
+  stats.catalog_bytes = FileSizeOr0(catalog) + FileSizeOr0(catalog + "-wal");
+  return stats;
+}
+
+Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, uint64_t)>& progress) {
+  *report = VerifyReport{};
+  // 1. Every record of every pack: checksums and grammar.
+  for (uint32_t id : ListPacks()) {
+    std::string path = packs_dir() + "/" + PackFileName(id);
+    ScanOptions scan;
+    scan.skip_bad_records = true;
+    ScanOutcome outcome;
+    MV_RETURN_IF_ERROR(ScanPack(path, scan, [&](const ScannedRecord& r) {
+      ++report->records_checked;
+      Status s;
+      switch (r.type) {
+        case RecordType::kSegment: s = DecodeSegment(r.payload).status(); break;
+        case RecordType::kMessage: s = DecodeMessage(r.payload).status(); break;
+        case RecordType::kLink: s = DecodeLink(r.payload).status(); break;
+        case RecordType::kDictionary: s = DecodeDictionary(r.payload).status(); break;
+        case RecordType::kEvent: s = DecodeEvent(r.payload).status(); break;
+      }
+      if (!s.ok()) report->faults.push_back({path + " offset " + std::to_string(r.offset), s.message()});
+      return Status::Ok();
+    }, &outcome));
+    for (const auto& [offset, reason] : outcome.skipped) {
+      report->faults.push_back({path + " offset " + std::to_string(offset), reason});
+    }
+    if (outcome.damaged) {
+      report->faults.push_back({path + " offset " + std::to_string(outcome.damage_offset),
+                                outcome.damage_reason + (outcome.damage_is_tail ? " (torn tail)" : "")});
+    }
+  }
+  // 2. Every message: re-read, re-hash, compare with its id.
+  MV_ASSIGN_OR_RETURN(ArchiveStats stats, Stats());
+  uint64_t done = 0;
+  return ForEachMessage([&](const MessageInfo& info) {
+    Status s = ReadMessage(info.id, [](std::string_view) { return Status::Ok(); });
+    if (!s.ok()) report->faults.push_back({"message " + ToHex(info.id), s.message()});
+    ++report->messages_checked;
+    if (progress) progress(++done, stats.messages);
+    return Status::Ok();
+  });
+}
+
+}  // namespace mailvault

@@ -1,0 +1,237 @@
+// The archive: mailvault's crash-safe, deduplicated, compressed message store.
+//
+// Layout of a data directory:
+//   catalog.sqlite   derived index (archive/catalog.h), rebuilt from packs on demand
+//   packs/           append-only pack files, the truth (archive/pack_format.h)
+//   lock             held (flock) by the one process that may write
+//
+// Writing: a caller streams messages into an IngestBatch and calls Commit();
+// Commit returns OK only when every record of the batch is fsynced in its pack
+// and the catalog transaction is committed. Only then may a collector delete the
+// messages from their server. Segments are deduplicated by SHA-256 across the
+// whole archive; a message already stored gains only a provenance link.
+//
+// Opening for writing replays records written after the last commit (a crash
+// between pack fsync and catalog commit) and cuts a torn tail, logging it.
+//
+// Thread-safety: Archive is thread-safe; each IngestBatch is used by one thread
+// at a time, and several batches may ingest concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "archive/canonical.h"
+#include "archive/catalog.h"
+#include "archive/pack.h"
+#include "archive/pack_format.h"
+#include "archive/segment_codec.h"
+#include "archive/segmenter.h"
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/sha256.h"
+#include "base/status.h"
+
+namespace mailvault {
+
+struct ArchiveOptions {
+  std::string data_dir = "./mailvault-data";
+  enum class Mode {
+    kReadWrite,        // take the write lock; kUnavailable when another process holds it
+    kReadOnly,         // no lock, no replay; ingest refused
+    kReadWriteIfFree,  // read-write when the lock is free, else read-only
+  };
+  Mode mode = Mode::kReadWrite;
+  bool create = false;  // create the data directory when it does not exist
+
+  FileSystem* fs = nullptr;      // durable writes; default: the real file system
+  const Clock* clock = nullptr;  // archived_at times; default: the system clock
+
+  uint64_t pack_size_limit = 256ull << 20;  // a pack is sealed past this size
+  SegmenterOptions segmenter;               // how messages are cut into segments
+  int level = 3;                            // zstd level without a dictionary
+  int dictionary_level = 7;                 // zstd level for small segments with a dictionary
+  uint32_t small_segment_bytes = 16384;     // segments up to this size use the dictionary
+  uint64_t first_dictionary_after = 1000;   // small segments stored before the first training
+  uint64_t retrain_growth = 8;              // retrain when small segments grew by this factor
+  size_t dictionary_capacity = 112640;      // bytes of a trained dictionary
+  int dictionary_samples = 4000;            // small segments sampled for training
+};
+
+struct IngestedMessage {
+  Digest id{};
+  uint64_t raw_length = 0;  // canonical bytes
+  bool duplicate = false;   // the archive (or this batch) already held it
+};
+
+struct CommitReport {
+  size_t messages = 0;   // messages in the batch
+  size_t new_messages = 0;
+  size_t new_links = 0;  // provenance links that were new
+};
+
+struct ArchiveStats {
+  uint64_t messages = 0;
+  uint64_t raw_bytes = 0;             // canonical bytes of all messages
+  uint64_t stored_bytes = 0;          // pack files on disk
+  uint64_t catalog_bytes = 0;         // catalog files on disk
+  uint64_t segments = 0;
+  uint64_t unique_bytes = 0;          // plain bytes of distinct segments (after dedup)
+  uint64_t provenance_links = 0;
+  uint64_t dictionaries = 0;
+  uint64_t packs = 0;
+};
+
+struct MessageInfo {
+  Digest id{};
+  uint64_t raw_length = 0;
+  int64_t archived_at = 0;
+  size_t segments = 0;
+  std::vector<Provenance> provenance;
+};
+
+struct VerifyFault {
+  std::string where;    // "pack-000001.mvp offset 4096" or "message <id>"
+  std::string problem;
+};
+
+struct VerifyReport {
+  uint64_t records_checked = 0;
+  uint64_t messages_checked = 0;
+  std::vector<VerifyFault> faults;
+  bool ok() const { return faults.empty(); }
+};
+
+class Archive;
+
+// Streams messages into the archive. Use one thread at a time. Dropping a batch
+// without Commit() forgets its messages (their segments stay as unreferenced
+// data until compaction).
+class IngestBatch {
+ public:
+  ~IngestBatch();
+  IngestBatch(const IngestBatch&) = delete;
+  IngestBatch& operator=(const IngestBatch&) = delete;
+
+  // Starts a message. REQUIRES: no message is open.
+  Status BeginMessage();
+  // Feeds the next raw bytes of the open message (LF or CRLF lines; canonicalised here).
+  Status Write(std::string_view raw);
+  // Ends the open message and records where it came from. Not durable until Commit().
+  Result<IngestedMessage> FinishMessage(const Provenance& provenance);
+  // Drops the open message (e.g. its source failed midway).
+  void AbortMessage();
+  // Makes every finished message durable. On error nothing is promised durable;
+  // the batch keeps its messages and Commit() may be called again.
+  Result<CommitReport> Commit();
+
+  size_t pending_messages() const { return pending_.size(); }
+  uint64_t pending_bytes() const { return pending_bytes_; }
+  bool message_open() const { return open_; }
+
+ private:
+  friend class Archive;
+  explicit IngestBatch(Archive* archive);
+  Status StoreSegment(std::string_view segment);
+
+  struct Pending {
+    MessageRecord record;
+    bool is_new = false;
+  };
+
+  Archive* archive_;  // borrowed; outlives the batch
+  SegmentCodec codec_;
+  Canonicalizer canonicalizer_;
+  MessageSegmenter segmenter_;
+  Sha256 message_hash_;
+  Sha256 segment_hash_;
+  std::string canonical_;
+  std::string frame_;
+  std::vector<Digest> segments_;
+  uint64_t length_ = 0;
+  bool open_ = false;
+  Status failure_;  // first error of the open message
+
+  std::vector<Pending> pending_;
+  std::map<Digest, size_t> pending_ids_;
+  uint64_t pending_bytes_ = 0;
+};
+
+class Archive {
+ public:
+  // Opens (or with options.create, creates) the archive in options.data_dir.
+  static Result<std::unique_ptr<Archive>> Open(ArchiveOptions options);
+  // Recreates the catalog from the packs alone. Takes the write lock.
+  static Status Rebuild(ArchiveOptions options, VerifyReport* damage);
+
+  ~Archive();
+  Archive(const Archive&) = delete;
+  Archive& operator=(const Archive&) = delete;
+
+  // REQUIRES: opened read-write (kPermissionDenied otherwise, at first use).
+  std::unique_ptr<IngestBatch> NewBatch();
+  bool writable() const { return writable_; }
+
+  // A full id or a unique hex prefix of at least 12 characters.
+  Result<Digest> Resolve(std::string_view id_or_prefix);
+  Result<MessageInfo> Info(const Digest& id);
+  // Streams the canonical bytes of a message to `sink`, each segment checked
+  // against its SHA-256 before it is passed on and the whole message at the end.
+  Status ReadMessage(const Digest& id, const std::function<Status(std::string_view)>& sink);
+  // Visits every message in arrival order.
+  Status ForEachMessage(const std::function<Status(const MessageInfo&)>& visit);
+
+  Result<ArchiveStats> Stats();
+  // Re-reads every record and re-hashes every message. Faults go to the report;
+  // the Status is for failures to run at all. `progress(done, total)` is optional.
+  Status Verify(VerifyReport* report,
+                const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
+
+  const ArchiveOptions& options() const { return options_; }
+  std::string packs_dir() const { return options_.data_dir + "/packs"; }
+
+ private:
+  friend class IngestBatch;
+  explicit Archive(ArchiveOptions options) : options_(std::move(options)) {}
+
+  Status Initialize();
+  Status Replay(bool rebuild, VerifyReport* damage);
+  Status LoadDictionaries();
+  std::vector<uint32_t> ListPacks() const;
+  Result<std::shared_ptr<PackReader>> Reader(uint32_t pack);
+  Status ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
+                     std::string* plain);
+
+  // Under mutex_:
+  Result<bool> SegmentKnownLocked(const Digest& hash);
+  Result<RecordLocation> AppendLocked(RecordType type, std::string_view payload);
+  Result<bool> MessageKnownLocked(const Digest& id);
+  Status StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint32_t dictionary,
+                            std::string_view frame);
+  Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending);
+  Status MaybeTrainDictionaryLocked();
+
+  ArchiveOptions options_;
+  bool writable_ = false;
+  UniqueFd lock_fd_;
+  std::unique_ptr<Catalog> catalog_;
+  DictionarySet dictionaries_;
+
+  std::mutex mutex_;  // guards everything below and the catalog
+  std::unique_ptr<PackWriter> writer_;
+  std::map<uint32_t, uint64_t> touched_packs_;  // pack → size to mark committed at next commit
+  std::map<Digest, SegmentLocation> pending_segments_;  // written, not yet in the catalog
+  std::mutex readers_mutex_;  // guards readers_ (taken with or without mutex_)
+  std::map<uint32_t, std::shared_ptr<PackReader>> readers_;
+  uint64_t small_segments_ = 0;
+  uint64_t small_segments_at_training_ = 0;
+};
+
+}  // namespace mailvault

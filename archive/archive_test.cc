@@ -1,0 +1,407 @@
+#include "archive/archive.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "base/log.h"
+#include "tests/testing.h"
+
+namespace mailvault {
+namespace {
+
+// Wraps the real file system; appends fail with ENOSPC once `budget` bytes are used.
+class FullDiskFileSystem : public FileSystem {
+ public:
+  explicit FullDiskFileSystem(uint64_t budget) : budget_(budget) {}
+  Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path, bool create) override {
+    MV_ASSIGN_OR_RETURN(auto inner, FileSystem::Posix().OpenAppend(path, create));
+    return std::unique_ptr<AppendFile>(new File(std::move(inner), this));
+  }
+  Status SyncDir(const std::string& dir) override { return FileSystem::Posix().SyncDir(dir); }
+  void set_budget(uint64_t b) { budget_ = b; }
+
+ private:
+  class File : public AppendFile {
+   public:
+    File(std::unique_ptr<AppendFile> inner, FullDiskFileSystem* fs) : inner_(std::move(inner)), fs_(fs) {}
+    Status Append(std::string_view data) override {
+      if (data.size() > fs_->budget_) {
+        // Like a real full disk: part of the data lands, then ENOSPC.
+        inner_->Append(data.substr(0, fs_->budget_)).IgnoreError();
+        fs_->budget_ = 0;
+        return ErrnoToStatus(ENOSPC, "write pack");
+      }
+      fs_->budget_ -= data.size();
+      return inner_->Append(data);
+    }
+    Status Sync() override { return inner_->Sync(); }
+    Status Truncate(uint64_t size) override { return inner_->Truncate(size); }
+    uint64_t Size() const override { return inner_->Size(); }
+
+   private:
+    std::unique_ptr<AppendFile> inner_;
+    FullDiskFileSystem* fs_;
+  };
+  std::atomic<uint64_t> budget_;
+};
+
+std::string Mail(int i, const std::string& body = "") {
+  return "From: a" + std::to_string(i) + "@example.com\nSubject: message " + std::to_string(i) +
+         "\n\n" + (body.empty() ? "body of message " + std::to_string(i) + "\n" : body);
+}
+
+class ArchiveTest : public ::testing::Test {
+ protected:
+  ArchiveOptions Options() {
+    ArchiveOptions o;
+    o.data_dir = dir_.path() + "/data";
+    o.create = true;
+    o.clock = &clock_;
+    return o;
+  }
+  std::unique_ptr<Archive> OpenArchive(ArchiveOptions o) {
+    auto a = Archive::Open(std::move(o));
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    return a.ok() ? std::move(a).value() : nullptr;
+  }
+  static Result<IngestedMessage> Add(IngestBatch& batch, const std::string& raw,
+                                     const std::string& key, size_t chunk = 100) {
+    MV_RETURN_IF_ERROR(batch.BeginMessage());
+    for (size_t i = 0; i < raw.size(); i += chunk) {
+      MV_RETURN_IF_ERROR(batch.Write(std::string_view(raw).substr(i, chunk)));
+    }
+    return batch.FinishMessage(Provenance{ProvenanceKind::kImport, 0, "test", key});
+  }
+  static std::string Read(Archive& a, const Digest& id) {
+    std::string out;
+    Status s = a.ReadMessage(id, [&](std::string_view c) {
+      out.append(c);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_{1700000000};
+};
+
+TEST_F(ArchiveTest, StoresAndReturnsCanonicalBytes) {
+  auto a = OpenArchive(Options());
+  auto batch = a->NewBatch();
+  std::string raw = Mail(1);
+  auto m = Add(*batch, raw, "k1", 3);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_FALSE(m->duplicate);
+  std::string canonical = testing::CanonicalizeForTest(raw);
+  EXPECT_EQ(m->id, Sha256::Of(canonical));
+  auto report = batch->Commit();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->new_messages, 1u);
+  EXPECT_EQ(Read(*a, m->id), canonical);
+
+  // Still there after reopening.
+  a.reset();
+  a = OpenArchive(Options());
+  EXPECT_EQ(Read(*a, m->id), canonical);
+  auto info = a->Info(m->id);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->archived_at, 1700000000);
+  ASSERT_EQ(info->provenance.size(), 1u);
+  EXPECT_EQ(info->provenance[0].key, "k1");
+}
+
+TEST_F(ArchiveTest, DuplicatesAddOnlyProvenance) {
+  auto a = OpenArchive(Options());
+  auto batch = a->NewBatch();
+  auto first = Add(*batch, Mail(1), "k1");
+  auto again_in_batch = Add(*batch, Mail(1), "k2");
+  ASSERT_TRUE(first.ok() && again_in_batch.ok());
+  EXPECT_TRUE(again_in_batch->duplicate);
+  ASSERT_TRUE(batch->Commit().ok());
+  auto later = Add(*batch, Mail(1), "k1");  // same provenance as before
+  ASSERT_TRUE(later.ok());
+  EXPECT_TRUE(later->duplicate);
+  auto report = batch->Commit();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->new_messages, 0u);
+  EXPECT_EQ(report->new_links, 0u);
+  auto stats = a->Stats();
+  EXPECT_EQ(stats->messages, 1u);
+  EXPECT_EQ(stats->provenance_links, 2u);
+}
+
+TEST_F(ArchiveTest, CopiesWithDifferentHeadersShareTheBody) {
+  auto a = OpenArchive(Options());
+  auto batch = a->NewBatch();
+  std::string body(20000, 'q');
+  body += "\n";
+  ASSERT_TRUE(Add(*batch, "Delivered-To: alice\n\n" + body, "a").ok());
+  ASSERT_TRUE(Add(*batch, "Delivered-To: bob\n\n" + body, "b").ok());
+  ASSERT_TRUE(batch->Commit().ok());
+  auto stats = a->Stats();
+  EXPECT_EQ(stats->messages, 2u);
+  EXPECT_EQ(stats->segments, 3u);  // two header blocks, one body
+  EXPECT_LT(stats->unique_bytes, stats->raw_bytes - 19000);
+}
+
+TEST_F(ArchiveTest, ResolvesPrefixes) {
+  auto a = OpenArchive(Options());
+  auto batch = a->NewBatch();
+  auto m = Add(*batch, Mail(1), "k");
+  ASSERT_TRUE(batch->Commit().ok());
+  std::string hex = ToHex(m->id);
+  EXPECT_EQ(*a->Resolve(hex), m->id);
+  EXPECT_EQ(*a->Resolve(hex.substr(0, 12)), m->id);
+  std::string upper = hex.substr(0, 13);
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  EXPECT_EQ(*a->Resolve(upper), m->id);
+  EXPECT_EQ(a->Resolve(hex.substr(0, 11)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a->Resolve("zzzzzzzzzzzzzz").status().code(), StatusCode::kInvalidArgument);
+  std::string other = hex.substr(0, 12);
+  other[0] = other[0] == '0' ? '1' : '0';
+  EXPECT_EQ(a->Resolve(other).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ArchiveTest, UncommittedMessagesAreNotThereAfterReopen) {
+  auto a = OpenArchive(Options());
+  {
+    auto batch = a->NewBatch();
+    ASSERT_TRUE(Add(*batch, Mail(1), "k").ok());
+  }  // dropped without Commit
+  a.reset();
+  a = OpenArchive(Options());
+  EXPECT_EQ(a->Stats()->messages, 0u);
+}
+
+TEST_F(ArchiveTest, TornTailIsCutWithALogLine) {
+  auto a = OpenArchive(Options());
+  auto batch = a->NewBatch();
+  auto m = Add(*batch, Mail(1), "k");
+  ASSERT_TRUE(batch->Commit().ok());
+  a.reset();
+  std::string pack = Options().data_dir + "/packs/" + PackFileName(1);
+  std::string bytes = testing::ReadFile(pack);
+  testing::WriteFile(pack, bytes + std::string("\x01\x00\x00\x00\xff\x00\x00\x00garbage", 19));
+
+  std::vector<std::string> lines;
+  LogSink previous = SetLogSink([&](LogLevel, std::string_view line) { lines.emplace_back(line); });
+  a = OpenArchive(Options());
+  SetLogSink(previous);
+  EXPECT_EQ(testing::ReadFile(pack), bytes);
+  bool told = false;
+  for (const auto& l : lines) told |= l.find("torn tail") != std::string::npos;
+  EXPECT_TRUE(told);
+  EXPECT_EQ(Read(*a, m->id), testing::CanonicalizeForTest(Mail(1)));
+  VerifyReport report;
+  ASSERT_TRUE(a->Verify(&report).ok());
+  EXPECT_TRUE(report.ok());
+}
+
+TEST_F(ArchiveTest, RecordsWrittenBeforeALostCatalogCommitAreRecovered) {
+  // Simulate a crash after the pack fsync but before the catalog commit: keep the
+  // catalog from before the commit and the packs from after it.
+  auto o = Options();
+  auto a = OpenArchive(o);
+  auto batch = a->NewBatch();
+  ASSERT_TRUE(Add(*batch, Mail(1), "k1").ok());
+  ASSERT_TRUE(batch->Commit().ok());
+  a.reset();
+  std::string catalog = o.data_dir + "/catalog.sqlite";
+  auto before = testing::RunProcess({"/usr/bin/sqlite3", catalog, "PRAGMA wal_checkpoint(TRUNCATE);"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  std::string saved = testing::ReadFile(catalog);
+  a = OpenArchive(o);
+  batch = a->NewBatch();
+  auto m2 = Add(*batch, Mail(2), "k2");
+  ASSERT_TRUE(batch->Commit().ok());
+  a.reset();
+  ::unlink((catalog + "-wal").c_str());
+  ::unlink((catalog + "-shm").c_str());
+  testing::WriteFile(catalog, saved);
+
+  a = OpenArchive(o);
+  EXPECT_EQ(a->Stats()->messages, 2u);
+  EXPECT_EQ(Read(*a, m2->id), testing::CanonicalizeForTest(Mail(2)));
+}
+
+TEST_F(ArchiveTest, VerifyNamesMessagesHitByAFlippedByte) {
+  auto a = OpenArchive(Options());
+  auto batch = a->NewBatch();
+  auto m1 = Add(*batch, Mail(1, std::string(5000, 'x') + "\n"), "1");
+  auto m2 = Add(*batch, Mail(2), "2");
+  ASSERT_TRUE(batch->Commit().ok());
+  a.reset();
+  std::string pack = Options().data_dir + "/packs/" + PackFileName(1);
+  std::string bytes = testing::ReadFile(pack);
+  // The first message's body segment is the second record; flip a byte inside it.
+  size_t second = kPackMagic.size();
+  for (int i = 0; i < 1; ++i) {
+    uint32_t len = static_cast<uint8_t>(bytes[second + 4]) | static_cast<uint8_t>(bytes[second + 5]) << 8 |
+                   static_cast<uint8_t>(bytes[second + 6]) << 16;
+    second += kRecordHeaderSize + len;
+  }
+  bytes[second + kRecordHeaderSize + 40] ^= 0x01;
+  testing::WriteFile(pack, bytes);
+
+  a = OpenArchive(Options());
+  VerifyReport report;
+  ASSERT_TRUE(a->Verify(&report).ok());
+  ASSERT_FALSE(report.ok());
+  bool names_m1 = false, names_m2 = false, names_pack = false;
+  for (const auto& f : report.faults) {
+    names_m1 |= f.where == "message " + ToHex(m1->id);
+    names_m2 |= f.where == "message " + ToHex(m2->id);
+    names_pack |= f.where.find(PackFileName(1) + " offset " + std::to_string(second)) != std::string::npos;
+  }
+  EXPECT_TRUE(names_m1);
+  EXPECT_FALSE(names_m2);
+  EXPECT_TRUE(names_pack);
+  std::string out;
+  EXPECT_EQ(a->ReadMessage(m1->id, [&](std::string_view c) { out.append(c); return Status::Ok(); }).code(),
+            StatusCode::kCorruption);
+}
+
+TEST_F(ArchiveTest, RebuildGivesTheSameMessagesAndStats) {
+  auto o = Options();
+  o.first_dictionary_after = 20;  // exercise dictionaries too
+  auto a = OpenArchive(o);
+  auto batch = a->NewBatch();
+  std::vector<Digest> ids;
+  for (int i = 0; i < 120; ++i) {
+    auto m = Add(*batch, Mail(i), "k" + std::to_string(i));
+    ASSERT_TRUE(m.ok());
+    ids.push_back(m->id);
+    if (i % 10 == 9) {
+      ASSERT_TRUE(batch->Commit().ok());
+    }
+  }
+  auto before = *a->Stats();
+  EXPECT_GE(before.dictionaries, 1u);
+  a.reset();
+  for (const char* s : {"", "-wal", "-shm"}) ::unlink((o.data_dir + "/catalog.sqlite" + s).c_str());
+  VerifyReport damage;
+  ASSERT_TRUE(Archive::Rebuild(o, &damage).ok());
+  EXPECT_TRUE(damage.ok());
+  a = OpenArchive(o);
+  auto after = *a->Stats();
+  EXPECT_EQ(after.messages, before.messages);
+  EXPECT_EQ(after.raw_bytes, before.raw_bytes);
+  EXPECT_EQ(after.segments, before.segments);
+  EXPECT_EQ(after.provenance_links, before.provenance_links);
+  EXPECT_EQ(after.dictionaries, before.dictionaries);
+  for (int i = 0; i < 120; ++i) EXPECT_EQ(Read(*a, ids[i]), testing::CanonicalizeForTest(Mail(i)));
+}
+
+TEST_F(ArchiveTest, DictionaryIsTrainedAndUsedAcrossReopen) {
+  auto o = Options();
+  o.first_dictionary_after = 50;
+  auto a = OpenArchive(o);
+  auto batch = a->NewBatch();
+  std::vector<Digest> ids;
+  for (int i = 0; i < 200; ++i) {
+    auto m = Add(*batch, Mail(i, "Hello team,\nthe quarterly numbers for region " + std::to_string(i) +
+                                     " are attached.\nRegards\n"), "k" + std::to_string(i));
+    ids.push_back(m->id);
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  // Trained at 50 small segments, retrained at 8 x 50 = 400 (two per message).
+  EXPECT_EQ(a->Stats()->dictionaries, 2u);
+  a.reset();
+  a = OpenArchive(o);
+  for (int i = 0; i < 200; i += 17) EXPECT_FALSE(Read(*a, ids[i]).empty());
+  VerifyReport report;
+  ASSERT_TRUE(a->Verify(&report).ok());
+  EXPECT_TRUE(report.ok());
+}
+
+TEST_F(ArchiveTest, FullDiskRefusesWithoutHarmingWhatIsArchived) {
+  FullDiskFileSystem fs(1 << 30);
+  auto o = Options();
+  o.fs = &fs;
+  auto a = OpenArchive(o);
+  auto batch = a->NewBatch();
+  auto m1 = Add(*batch, Mail(1), "1");
+  ASSERT_TRUE(batch->Commit().ok());
+
+  fs.set_budget(3000);
+  std::string noise;  // incompressible, so the pack really grows
+  uint32_t x = 12345;
+  for (int i = 0; i < 200000; ++i) {
+    x = x * 1103515245 + 12345;
+    noise += static_cast<char>('!' + (x >> 16) % 90);
+    if (i % 76 == 75) noise += '\n';
+  }
+  std::string big = Mail(2, noise + "\n");
+  auto m2 = Add(*batch, big, "2", 4096);
+  Status failed = m2.ok() ? batch->Commit().status() : m2.status();
+  EXPECT_EQ(failed.code(), StatusCode::kNoSpace) << failed.ToString();
+
+  fs.set_budget(1 << 30);
+  a.reset();
+  a = OpenArchive(o);
+  EXPECT_EQ(a->Stats()->messages, 1u);
+  EXPECT_EQ(Read(*a, m1->id), testing::CanonicalizeForTest(Mail(1)));
+  VerifyReport report;
+  ASSERT_TRUE(a->Verify(&report).ok());
+  EXPECT_TRUE(report.ok()) << report.faults[0].where << ": " << report.faults[0].problem;
+  // Space is back: the same message goes in now.
+  batch = a->NewBatch();
+  ASSERT_TRUE(Add(*batch, big, "2", 4096).ok());
+  ASSERT_TRUE(batch->Commit().ok());
+  EXPECT_EQ(a->Stats()->messages, 2u);
+}
+
+TEST_F(ArchiveTest, ConcurrentBatchesShareSegmentsSafely) {
+  auto a = OpenArchive(Options());
+  std::string shared_body = std::string(30000, 's') + "\n";
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto batch = a->NewBatch();
+      for (int i = 0; i < 50; ++i) {
+        auto m = Add(*batch, "X-Thread: " + std::to_string(t) + "\nX-N: " + std::to_string(i) + "\n\n" +
+                                 shared_body, std::to_string(t) + "/" + std::to_string(i));
+        if (!m.ok()) ++failures;
+        if (i % 7 == 0 && !batch->Commit().ok()) ++failures;
+      }
+      if (!batch->Commit().ok()) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  auto stats = a->Stats();
+  EXPECT_EQ(stats->messages, 200u);
+  EXPECT_EQ(stats->segments, 201u);  // 200 header blocks + one shared body
+  a.reset();
+  a = OpenArchive(Options());
+  VerifyReport report;
+  ASSERT_TRUE(a->Verify(&report).ok());
+  EXPECT_TRUE(report.ok());
+}
+
+TEST_F(ArchiveTest, SecondWriterIsRefusedAndReadOnlyWorks) {
+  auto a = OpenArchive(Options());
+  auto o = Options();
+  EXPECT_EQ(Archive::Open(o).status().code(), StatusCode::kUnavailable);
+  o.mode = ArchiveOptions::Mode::kReadWriteIfFree;
+  auto ro = Archive::Open(o);
+  ASSERT_TRUE(ro.ok());
+  EXPECT_FALSE((*ro)->writable());
+  auto batch = (*ro)->NewBatch();
+  EXPECT_EQ(batch->BeginMessage().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(ArchiveTest, MissingArchiveIsAClearError) {
+  auto o = Options();
+  o.create = false;
+  auto a = Archive::Open(o);
+  EXPECT_EQ(a.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(a.status().message().find("mailvault init"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mailvault

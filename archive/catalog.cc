@@ -1,0 +1,288 @@
+#include "archive/catalog.h"
+
+#include <cstring>
+
+namespace mailvault {
+namespace {
+
+std::string JoinDigests(const std::vector<Digest>& digests) {
+  std::string out;
+  out.reserve(digests.size() * 32);
+  for (const Digest& d : digests) out.append(AsBytes(d));
+  return out;
+}
+
+Digest DigestFromBlob(std::string_view blob) {
+  Digest d{};
+  std::memcpy(d.data(), blob.data(), std::min<size_t>(blob.size(), 32));
+  return d;
+}
+
+constexpr const char* kMessageColumns =
+    "seq, id, raw_length, archived_at, segments, pack, offset, length";
+
+MessageRow ReadMessageRow(const SqliteStatement& st) {
+  MessageRow row;
+  row.seq = st.ColumnInt(0);
+  row.id = DigestFromBlob(st.ColumnBlob(1));
+  row.raw_length = static_cast<uint64_t>(st.ColumnInt(2));
+  row.archived_at = st.ColumnInt(3);
+  std::string_view segs = st.ColumnBlob(4);
+  for (size_t i = 0; i + 32 <= segs.size(); i += 32) row.segments.push_back(DigestFromBlob(segs.substr(i, 32)));
+  row.record.pack = static_cast<uint32_t>(st.ColumnInt(5));
+  row.record.offset = static_cast<uint64_t>(st.ColumnInt(6));
+  row.record.length = static_cast<uint32_t>(st.ColumnInt(7));
+  return row;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
+  MV_ASSIGN_OR_RETURN(SqliteDatabase db, SqliteDatabase::Open(path, /*create=*/true));
+  MV_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL").WithContext(path));
+  // FULL: a commit that returned survives a power loss, not only a process crash.
+  MV_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  MV_RETURN_IF_ERROR(MigrateCatalog(db).WithContext(path));
+  std::unique_ptr<Catalog> catalog(new Catalog(std::move(db)));
+  MV_RETURN_IF_ERROR(catalog->Prepare());
+  return catalog;
+}
+
+Status Catalog::Prepare() {
+  MV_ASSIGN_OR_RETURN(insert_segment_,
+                      db_.Prepare("INSERT OR IGNORE INTO segments(hash, pack, offset, length, "
+                                  "raw_length, dictionary) VALUES(?,?,?,?,?,?)"));
+  MV_ASSIGN_OR_RETURN(find_segment_, db_.Prepare("SELECT pack, offset, length, raw_length, "
+                                                 "dictionary FROM segments WHERE hash=?"));
+  MV_ASSIGN_OR_RETURN(insert_message_,
+                      db_.Prepare("INSERT OR IGNORE INTO messages(id, raw_length, archived_at, "
+                                  "segments, pack, offset, length) VALUES(?,?,?,?,?,?,?)"));
+  MV_ASSIGN_OR_RETURN(find_message_, db_.Prepare(std::string("SELECT ") + kMessageColumns +
+                                                 " FROM messages WHERE id=?"));
+  MV_ASSIGN_OR_RETURN(insert_provenance_,
+                      db_.Prepare("INSERT OR IGNORE INTO provenance(message, kind, source, key, "
+                                  "seen_at) VALUES(?,?,?,?,?)"));
+  MV_ASSIGN_OR_RETURN(set_watermark_,
+                      db_.Prepare("INSERT INTO packs(id, watermark) VALUES(?,?) "
+                                  "ON CONFLICT(id) DO UPDATE SET watermark=excluded.watermark"));
+  return Status::Ok();
+}
+
+Status Catalog::Begin() { return db_.Exec("BEGIN IMMEDIATE"); }
+Status Catalog::Commit() { return db_.Exec("COMMIT"); }
+void Catalog::Rollback() { db_.Exec("ROLLBACK").IgnoreError(); }
+
+Status Catalog::InsertSegment(const Digest& hash, const SegmentLocation& l) {
+  insert_segment_.BindBlob(1, AsBytes(hash))
+      .Bind(2, static_cast<int64_t>(l.record.pack))
+      .Bind(3, static_cast<int64_t>(l.record.offset))
+      .Bind(4, static_cast<int64_t>(l.record.length))
+      .Bind(5, static_cast<int64_t>(l.raw_length))
+      .Bind(6, static_cast<int64_t>(l.dictionary));
+  return insert_segment_.Run();
+}
+
+Result<std::optional<SegmentLocation>> Catalog::FindSegment(const Digest& hash) {
+  find_segment_.BindBlob(1, AsBytes(hash));
+  MV_ASSIGN_OR_RETURN(bool row, find_segment_.Step());
+  std::optional<SegmentLocation> out;
+  if (row) {
+    SegmentLocation l;
+    l.record.pack = static_cast<uint32_t>(find_segment_.ColumnInt(0));
+    l.record.offset = static_cast<uint64_t>(find_segment_.ColumnInt(1));
+    l.record.length = static_cast<uint32_t>(find_segment_.ColumnInt(2));
+    l.raw_length = static_cast<uint32_t>(find_segment_.ColumnInt(3));
+    l.dictionary = static_cast<uint32_t>(find_segment_.ColumnInt(4));
+    out = l;
+  }
+  find_segment_.Reset();
+  return out;
+}
+
+Result<int64_t> Catalog::InsertMessage(const MessageRecord& m, const RecordLocation& location) {
+  insert_message_.BindBlob(1, AsBytes(m.id))
+      .Bind(2, static_cast<int64_t>(m.raw_length))
+      .Bind(3, m.archived_at)
+      .BindBlob(4, JoinDigests(m.segments))
+      .Bind(5, static_cast<int64_t>(location.pack))
+      .Bind(6, static_cast<int64_t>(location.offset))
+      .Bind(7, static_cast<int64_t>(location.length));
+  MV_RETURN_IF_ERROR(insert_message_.Run());
+  MV_ASSIGN_OR_RETURN(std::optional<MessageRow> row, FindMessage(m.id));
+  if (!row) return Status::Internal("message vanished right after insert");
+  return row->seq;
+}
+
+Result<std::optional<MessageRow>> Catalog::FindMessage(const Digest& id) {
+  find_message_.BindBlob(1, AsBytes(id));
+  MV_ASSIGN_OR_RETURN(bool row, find_message_.Step());
+  std::optional<MessageRow> out;
+  if (row) out = ReadMessageRow(find_message_);
+  find_message_.Reset();
+  return out;
+}
+
+Result<std::vector<Digest>> Catalog::FindByPrefix(const std::string& prefix, int limit) {
+  if (prefix.empty() || prefix.size() > 64 || !IsHex(prefix)) {
+    return Status::InvalidArgument("not a hex message id prefix: '" + prefix + "'");
+  }
+  // Range [low, high] over the blob ordering: pad the prefix with 0s and with fs.
+  std::string low_hex = prefix + std::string(64 - prefix.size(), '0');
+  std::string high_hex = prefix + std::string(64 - prefix.size(), 'f');
+  Digest low = *DigestFromHex(low_hex);
+  Digest high = *DigestFromHex(high_hex);
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare("SELECT id FROM messages WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?"));
+  st.BindBlob(1, AsBytes(low)).BindBlob(2, AsBytes(high)).Bind(3, static_cast<int64_t>(limit));
+  std::vector<Digest> out;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(DigestFromBlob(st.ColumnBlob(0)));
+  }
+  return out;
+}
+
+Result<bool> Catalog::InsertProvenance(int64_t message_seq, const Provenance& p) {
+  insert_provenance_.Bind(1, message_seq)
+      .Bind(2, static_cast<int64_t>(p.kind))
+      .Bind(3, p.source)
+      .Bind(4, p.key)
+      .Bind(5, p.seen_at);
+  MV_RETURN_IF_ERROR(insert_provenance_.Run());
+  return db_.Changes() > 0;
+}
+
+Result<std::vector<Provenance>> Catalog::ProvenanceOf(int64_t message_seq) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare("SELECT kind, source, key, seen_at FROM provenance WHERE "
+                                  "message=? ORDER BY seen_at, rowid"));
+  st.Bind(1, message_seq);
+  std::vector<Provenance> out;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    Provenance p;
+    p.kind = static_cast<ProvenanceKind>(st.ColumnInt(0));
+    p.source = std::string(st.ColumnText(1));
+    p.key = std::string(st.ColumnText(2));
+    p.seen_at = st.ColumnInt(3);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Status Catalog::ForEachMessage(const std::function<Status(const MessageRow&)>& visit) {
+  // Paged by seq so that no statement stays open while `visit` runs.
+  int64_t after = 0;
+  for (;;) {
+    std::vector<MessageRow> page;
+    {
+      MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                          db_.Prepare(std::string("SELECT ") + kMessageColumns +
+                                      " FROM messages WHERE seq>? ORDER BY seq LIMIT 1000"));
+      st.Bind(1, after);
+      for (;;) {
+        MV_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        page.push_back(ReadMessageRow(st));
+      }
+    }
+    if (page.empty()) return Status::Ok();
+    for (const MessageRow& row : page) MV_RETURN_IF_ERROR(visit(row));
+    after = page.back().seq;
+  }
+}
+
+Status Catalog::InsertDictionary(uint32_t id, uint32_t sample_count, const RecordLocation& l) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare("INSERT OR IGNORE INTO dictionaries(id, pack, offset, length, "
+                                  "sample_count) VALUES(?,?,?,?,?)"));
+  st.Bind(1, static_cast<int64_t>(id))
+      .Bind(2, static_cast<int64_t>(l.pack))
+      .Bind(3, static_cast<int64_t>(l.offset))
+      .Bind(4, static_cast<int64_t>(l.length))
+      .Bind(5, static_cast<int64_t>(sample_count));
+  return st.Run();
+}
+
+Result<std::map<uint32_t, RecordLocation>> Catalog::Dictionaries() {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st, db_.Prepare("SELECT id, pack, offset, length FROM dictionaries"));
+  std::map<uint32_t, RecordLocation> out;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[static_cast<uint32_t>(st.ColumnInt(0))] =
+        RecordLocation{static_cast<uint32_t>(st.ColumnInt(1)), static_cast<uint64_t>(st.ColumnInt(2)),
+                       static_cast<uint32_t>(st.ColumnInt(3))};
+  }
+  return out;
+}
+
+Result<std::vector<SegmentLocation>> Catalog::SampleSmallSegments(int limit, uint32_t max_raw) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare("SELECT pack, offset, length, raw_length, dictionary FROM segments "
+                                  "WHERE raw_length<=? ORDER BY random() LIMIT ?"));
+  st.Bind(1, static_cast<int64_t>(max_raw)).Bind(2, static_cast<int64_t>(limit));
+  std::vector<SegmentLocation> out;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SegmentLocation l;
+    l.record = RecordLocation{static_cast<uint32_t>(st.ColumnInt(0)),
+                              static_cast<uint64_t>(st.ColumnInt(1)),
+                              static_cast<uint32_t>(st.ColumnInt(2))};
+    l.raw_length = static_cast<uint32_t>(st.ColumnInt(3));
+    l.dictionary = static_cast<uint32_t>(st.ColumnInt(4));
+    out.push_back(l);
+  }
+  return out;
+}
+
+Result<uint64_t> Catalog::CountSmallSegments(uint32_t max_raw) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st, db_.Prepare("SELECT count(*) FROM segments WHERE raw_length<=?"));
+  st.Bind(1, static_cast<int64_t>(max_raw));
+  MV_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? static_cast<uint64_t>(st.ColumnInt(0)) : 0;
+}
+
+Status Catalog::SetWatermark(uint32_t pack, uint64_t offset) {
+  set_watermark_.Bind(1, static_cast<int64_t>(pack)).Bind(2, static_cast<int64_t>(offset));
+  return set_watermark_.Run();
+}
+
+Result<std::map<uint32_t, uint64_t>> Catalog::Watermarks() {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st, db_.Prepare("SELECT id, watermark FROM packs"));
+  std::map<uint32_t, uint64_t> out;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[static_cast<uint32_t>(st.ColumnInt(0))] = static_cast<uint64_t>(st.ColumnInt(1));
+  }
+  return out;
+}
+
+Result<CatalogTotals> Catalog::Totals() {
+  CatalogTotals t;
+  MV_ASSIGN_OR_RETURN(SqliteStatement m, db_.Prepare("SELECT count(*), total(raw_length) FROM messages"));
+  MV_ASSIGN_OR_RETURN(bool row, m.Step());
+  if (row) {
+    t.messages = static_cast<uint64_t>(m.ColumnInt(0));
+    t.raw_bytes = static_cast<uint64_t>(m.ColumnInt(1));
+  }
+  MV_ASSIGN_OR_RETURN(SqliteStatement s,
+                      db_.Prepare("SELECT count(*), total(raw_length), total(length) FROM segments"));
+  MV_ASSIGN_OR_RETURN(row, s.Step());
+  if (row) {
+    t.segments = static_cast<uint64_t>(s.ColumnInt(0));
+    t.segment_raw_bytes = static_cast<uint64_t>(s.ColumnInt(1));
+    t.segment_stored_bytes = static_cast<uint64_t>(s.ColumnInt(2));
+  }
+  MV_ASSIGN_OR_RETURN(int64_t links, db_.QueryInt("SELECT count(*) FROM provenance"));
+  t.provenance_links = static_cast<uint64_t>(links);
+  MV_ASSIGN_OR_RETURN(int64_t dicts, db_.QueryInt("SELECT count(*) FROM dictionaries"));
+  t.dictionaries = static_cast<uint64_t>(dicts);
+  return t;
+}
+
+}  // namespace mailvault

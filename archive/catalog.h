@@ -1,0 +1,104 @@
+// The catalog: SQLite (WAL) index of what the packs hold.
+//
+// Everything in the catalog about messages is derived from the packs and can be
+// rebuilt from them (Archive::Rebuild). The schema and its migrations live in
+// catalog_schema.cc and nowhere else; the schema version is PRAGMA user_version,
+// and a catalog newer than this program is refused.
+//
+// Not thread-safe: the Archive serialises every call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/pack.h"
+#include "archive/pack_format.h"
+#include "archive/sqlite.h"
+#include "base/sha256.h"
+#include "base/status.h"
+
+namespace mailvault {
+
+// The schema version this program writes (see catalog_schema.cc).
+int CatalogSchemaVersion();
+
+struct SegmentLocation {
+  RecordLocation record;
+  uint32_t raw_length = 0;
+  uint32_t dictionary = 0;
+};
+
+struct MessageRow {
+  int64_t seq = 0;  // insertion order; the index queue follows it
+  Digest id{};
+  uint64_t raw_length = 0;
+  int64_t archived_at = 0;
+  std::vector<Digest> segments;
+  RecordLocation record;  // the message record in its pack
+};
+
+struct CatalogTotals {
+  uint64_t messages = 0;
+  uint64_t raw_bytes = 0;          // sum of canonical message sizes
+  uint64_t segments = 0;
+  uint64_t segment_raw_bytes = 0;  // sum of unique segments' plain sizes
+  uint64_t segment_stored_bytes = 0;  // sum of their records in the packs
+  uint64_t provenance_links = 0;
+  uint64_t dictionaries = 0;
+};
+
+class Catalog {
+ public:
+  // Opens or creates the catalog at `path`, in WAL mode with synchronous=FULL,
+  // and brings its schema up to date. kUnsupported for a newer schema.
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& path);
+
+  Status Begin();
+  Status Commit();
+  void Rollback();
+
+  Status InsertSegment(const Digest& hash, const SegmentLocation& location);
+  Result<std::optional<SegmentLocation>> FindSegment(const Digest& hash);
+
+  // Inserts a message (or finds the existing one) and returns its seq.
+  Result<int64_t> InsertMessage(const MessageRecord& message, const RecordLocation& location);
+  Result<std::optional<MessageRow>> FindMessage(const Digest& id);
+  // Up to `limit` ids starting with the hex `prefix` (any length, either case).
+  Result<std::vector<Digest>> FindByPrefix(const std::string& prefix, int limit);
+  // True when the link was new.
+  Result<bool> InsertProvenance(int64_t message_seq, const Provenance& provenance);
+  Result<std::vector<Provenance>> ProvenanceOf(int64_t message_seq);
+  Status ForEachMessage(const std::function<Status(const MessageRow&)>& visit);
+
+  Status InsertDictionary(uint32_t id, uint32_t sample_count, const RecordLocation& location);
+  // Dictionary id → location of its record.
+  Result<std::map<uint32_t, RecordLocation>> Dictionaries();
+  // Locations of up to `limit` random segments of at most `max_raw` bytes.
+  Result<std::vector<SegmentLocation>> SampleSmallSegments(int limit, uint32_t max_raw);
+  Result<uint64_t> CountSmallSegments(uint32_t max_raw);
+
+  // Offset up to which pack `pack` is known to be committed.
+  Status SetWatermark(uint32_t pack, uint64_t offset);
+  Result<std::map<uint32_t, uint64_t>> Watermarks();
+
+  Result<CatalogTotals> Totals();
+
+  SqliteDatabase& database() { return db_; }
+
+ private:
+  explicit Catalog(SqliteDatabase db) : db_(std::move(db)) {}
+  Status Prepare();
+
+  SqliteDatabase db_;
+  SqliteStatement insert_segment_, find_segment_, insert_message_, find_message_,
+      insert_provenance_, set_watermark_;
+};
+
+// Applies the schema migrations to `db` (exposed for tests of the migrations).
+Status MigrateCatalog(SqliteDatabase& db);
+
+}  // namespace mailvault

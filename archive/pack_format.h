@@ -1,0 +1,124 @@
+// The on-disk format of pack files: the archive's source of truth.
+//
+// A pack is an append-only file of checksummed records. Grammar (integers are
+// little-endian; `str` is u32 length + bytes; `digest` is 32 bytes of SHA-256):
+//
+//   pack        := file_header record*
+//   file_header := "MVPACK" 0x00 0x01                  ; magic and format version 1
+//   record      := type:u8 flags:u8 reserved:u16 length:u32 crc:u32 payload[length]
+//                  ; crc = CRC-32 (zlib) of the first 8 header bytes and the payload
+//
+//   payload by type:
+//   1 segment    := hash:digest raw_length:u32 dictionary:u32 zstd_frame
+//                   ; hash = SHA-256 of the plain bytes; dictionary 0 = none
+//   2 message    := id:digest raw_length:u64 archived_at:i64 count:u32 hash:digest*count
+//                   provenance
+//                   ; the canonical message is the concatenation of the segments
+//   3 link       := id:digest provenance          ; another place a stored message was seen
+//   4 dictionary := id:u32 sample_count:u32 zstd_dictionary
+//   5 event      := kind:u8 at:i64 source:str key:str detail:str
+//                   ; ledger events (e.g. a POP3 UIDL gone from the server)
+//   provenance  := kind:u8 seen_at:i64 source:str key:str
+//
+// A message record is written only after all its segments, and only at batch
+// commit. Records never change once written; a pack is sealed at a size limit.
+// After a crash, a record cut short (or failing its checksum) past the last
+// committed offset is a torn tail: it is cut off when the pack is opened.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/sha256.h"
+#include "base/status.h"
+
+namespace mailvault {
+
+inline constexpr std::string_view kPackMagic{"MVPACK\x00\x01", 8};
+inline constexpr size_t kRecordHeaderSize = 12;
+inline constexpr uint32_t kMaxRecordPayload = 64u << 20;
+
+enum class RecordType : uint8_t {
+  kSegment = 1,
+  kMessage = 2,
+  kLink = 3,
+  kDictionary = 4,
+  kEvent = 5,
+};
+
+std::string_view RecordTypeName(RecordType type);
+
+// Where a provenance came from.
+enum class ProvenanceKind : uint8_t {
+  kImport = 1,  // source = file path, key = "" or the byte offset of an mbox message
+  kPop3 = 2,    // source = account name, key = UIDL
+};
+
+struct Provenance {
+  ProvenanceKind kind = ProvenanceKind::kImport;
+  int64_t seen_at = 0;  // unix seconds
+  std::string source;
+  std::string key;
+  bool operator==(const Provenance&) const = default;
+};
+
+struct SegmentRecord {
+  Digest hash{};
+  uint32_t raw_length = 0;
+  uint32_t dictionary = 0;
+  std::string_view frame;  // borrowed from the payload
+};
+
+struct MessageRecord {
+  Digest id{};
+  uint64_t raw_length = 0;
+  int64_t archived_at = 0;
+  std::vector<Digest> segments;
+  Provenance provenance;
+};
+
+struct LinkRecord {
+  Digest id{};
+  Provenance provenance;
+};
+
+struct DictionaryRecord {
+  uint32_t id = 0;
+  uint32_t sample_count = 0;
+  std::string_view dictionary;  // borrowed from the payload
+};
+
+struct EventRecord {
+  uint8_t kind = 0;
+  int64_t at = 0;
+  std::string source;
+  std::string key;
+  std::string detail;
+};
+
+// Builds a whole record (header + payload) ready to append.
+std::string EncodeRecord(RecordType type, std::string_view payload);
+// Checks a record header; fills type and payload length. kCorruption when the
+// header is impossible (unknown type, absurd length).
+Status DecodeRecordHeader(std::string_view header, RecordType* type, uint32_t* length);
+// True when the checksum in `header` matches `payload`.
+bool RecordChecksumMatches(std::string_view header, std::string_view payload);
+
+std::string EncodeSegment(const Digest& hash, uint32_t raw_length, uint32_t dictionary,
+                          std::string_view frame);
+std::string EncodeMessage(const MessageRecord& m);
+std::string EncodeLink(const LinkRecord& l);
+std::string EncodeDictionary(uint32_t id, uint32_t sample_count, std::string_view dictionary);
+std::string EncodeEvent(const EventRecord& e);
+
+// Decoders: kCorruption when the payload does not follow the grammar.
+Result<SegmentRecord> DecodeSegment(std::string_view payload);
+Result<MessageRecord> DecodeMessage(std::string_view payload);
+Result<LinkRecord> DecodeLink(std::string_view payload);
+Result<DictionaryRecord> DecodeDictionary(std::string_view payload);
+Result<EventRecord> DecodeEvent(std::string_view payload);
+
+}  // namespace mailvault
