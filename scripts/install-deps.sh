@@ -11,6 +11,7 @@ build_packages=(
   libzstd-dev zstd
   libxapian-dev xapian-tools
   libgmime-3.0-dev libcli11-dev zlib1g-dev
+  poppler-utils
   libargon2-dev
   libgtest-dev libgmock-dev googletest
 )

@@ -1,0 +1,260 @@
+// Unit tests of the decoder's pieces: charsets, RFC 2047, HTML, dates, converters.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "search/attachment_text.h"
+#include "search/charset.h"
+#include "search/html_text.h"
+#include "search/mail_date.h"
+#include "search/rfc2047.h"
+#include "tests/testing.h"
+
+namespace mailvault {
+namespace {
+
+struct CharsetCase {
+  std::string bytes;
+  std::string declared;
+  std::string expected;
+  std::string problem_prefix;  // "" = no problem expected
+};
+
+TEST(CharsetTest, ConvertsDeclaredWrongAndMissingCharsets) {
+  const CharsetCase cases[] = {
+      {"plain ascii", "", "plain ascii", ""},
+      {"caf\xE9", "iso-8859-1", "caf\xC3\xA9", ""},
+      {"\x93quoted\x94", "iso-8859-1", "\xE2\x80\x9Cquoted\xE2\x80\x9D", ""},  // 1252 superset
+      {"\xF0\xD2\xC9\xD7\xC5\xD4", "koi8-r", "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82",
+       ""},
+      {"\xCF\xF0\xE8\xE2\xE5\xF2", "windows-1251",
+       "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82", ""},
+      {"\x1B$B$3$s$K$A$O\x1B(B", "iso-2022-jp",
+       "\xE3\x81\x93\xE3\x82\x93\xE3\x81\xAB\xE3\x81\xA1\xE3\x81\xAF", ""},
+      {"\xA4\xA4\xA4\xE5", "big5", "\xE4\xB8\xAD\xE6\x96\x87", ""},
+      {"\xC7\xD1\xB1\xDB", "ks_c_5601-1987", "\xED\x95\x9C\xEA\xB8\x80", ""},
+      // No or meaningless label: UTF-8 when valid, else windows-1252, flagged.
+      {"caf\xC3\xA9", "", "caf\xC3\xA9", ""},
+      {"caf\xE9", "", "caf\xC3\xA9", "no charset: fell back to windows-1252"},
+      {"caf\xE9", "default", "caf\xC3\xA9", "charset default: fell back"},
+      {"caf\xE9", "x-unknown", "caf\xC3\xA9", "charset x-unknown: fell back to windows-1252"},
+      {"caf\xE9", "us-ascii", "caf\xC3\xA9", "charset us-ascii: fell back"},
+      // Declared wrong: a single-byte label on UTF-8 text.
+      {"caf\xC3\xA9 \xE2\x82\xAC", "koi8-u", "caf\xC3\xA9 \xE2\x82\xAC",
+       "charset koi8-u does not fit the text: read as UTF-8"},
+      // Invalid bytes are replaced, never dropped.
+      {"a\xFF"
+       "b",
+       "utf-8",
+       "a\xEF\xBF\xBD"
+       "b",
+       "charset utf-8: invalid bytes replaced"},
+  };
+  for (const auto& c : cases) {
+    ConvertedText t = ConvertToUtf8(c.bytes, c.declared);
+    EXPECT_TRUE(IsValidUtf8(t.utf8)) << c.declared;
+    EXPECT_EQ(t.utf8, c.expected) << "declared " << c.declared;
+    if (c.problem_prefix.empty()) {
+      EXPECT_EQ(t.problem, "") << c.declared;
+    } else {
+      EXPECT_EQ(t.problem.compare(0, c.problem_prefix.size(), c.problem_prefix), 0)
+          << c.declared << ": " << t.problem;
+    }
+  }
+}
+
+TEST(CharsetTest, NormalizesLabels) {
+  EXPECT_EQ(NormalizeCharsetLabel(" \"KS_C_5601-1987\" "), "CP949");
+  EXPECT_EQ(NormalizeCharsetLabel("default_charset"), "");
+  EXPECT_EQ(NormalizeCharsetLabel("utf-8*en"), "UTF-8");
+  EXPECT_EQ(NormalizeCharsetLabel("koi8-r"), "KOI8-R");
+  EXPECT_TRUE(IsKnownCharset("KOI8-R"));
+  EXPECT_FALSE(IsKnownCharset("X-NO-SUCH-CHARSET"));
+}
+
+TEST(CharsetTest, Utf8PrefixNeverSplitsASequence) {
+  std::string s = "a\xC3\xA9z";
+  EXPECT_EQ(Utf8PrefixLength(s, 2), 1u);
+  EXPECT_EQ(Utf8PrefixLength(s, 3), 3u);
+  EXPECT_EQ(Utf8PrefixLength(s, 10), 4u);
+}
+
+struct HeaderCase {
+  std::string raw;
+  std::string expected;
+};
+
+TEST(Rfc2047Test, DecodesWellFormedAndMalformedEncodedWords) {
+  const HeaderCase cases[] = {
+      {"=?iso-8859-1?Q?Andr=E9?= Pirard", "Andr\xC3\xA9 Pirard"},
+      {"=?utf-8?b?w6k=?=", "\xC3\xA9"},
+      {"=?UTF-8?Q?a_b?= =?UTF-8?Q?_c?=", "a b c"},  // space between words dropped
+      {"=?UTF-8?Q?a?=\r\n =?UTF-8?Q?b?=", "ab"},    // folded
+      {"=?UTF-8?Q?a?==?UTF-8?Q?b?=", "ab"},         // no space at all
+      {"Re:=?UTF-8?Q?x?=", "Re:x"},                 // glued to text
+      {"\"=?UTF-8?Q?Quoted?=\"", "\"Quoted\""},     // inside quotes
+      {"=?koi8-r?B?8NLJ18XU?=", "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82"},
+      {"=?utf-8*en?Q?lang?=", "lang"},               // RFC 2231 language
+      {"=?UTF-8?B?w6k?=", "\xC3\xA9"},               // missing padding
+      {"=?UTF-8?B?w6 k=?=", "\xC3\xA9"},             // stray space in base64
+      {"=?UTF-8?Q?unclosed", "=?UTF-8?Q?unclosed"},  // left as text
+      {"=?UTF-8?X?bad?=", "=?UTF-8?X?bad?="},        // unknown encoding
+      {"=?x-unknown?Q?caf=E9?=", "caf\xC3\xA9"},     // unknown charset: fallback
+      // A UTF-8 character split over two words (legal per RFC 2047's spirit? no,
+      // but mailers do it): the bytes are joined before conversion.
+      {"=?UTF-8?B?4oI=?= =?UTF-8?B?rA==?=", "\xE2\x82\xAC"},
+      {"caf\xE9 raw 8-bit", "caf\xC3\xA9 raw 8-bit"},
+      {"", ""},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> problems;
+    EXPECT_EQ(DecodeHeaderText(c.raw, "windows-1252", &problems), c.expected) << c.raw;
+  }
+}
+
+// GMime 3.2.13: text after a `=`-padded base64 word followed by another encoded
+// word is lost. Our decoder must keep all of it.
+TEST(Rfc2047Test, GmimePaddedBase64BugKeepsAllText) {
+  std::vector<std::string> problems;
+  EXPECT_EQ(DecodeHeaderText("=?UTF-8?B?SGVsbG8gV29ybGQ=?=\r\n =?UTF-8?B?Zm9v?= tail text",
+                             "windows-1252", &problems),
+            "Hello Worldfoo tail text");
+  EXPECT_TRUE(problems.empty());
+}
+
+TEST(Rfc2047Test, NormalizedAddressesUseUtf8QWords) {
+  std::vector<std::string> problems;
+  std::string n = NormalizeEncodedWords("=?UTF-8?B?SGk=?= =?UTF-8?B?w6k=?= <a@b.example>, c@d",
+                                        "windows-1252", &problems);
+  EXPECT_EQ(n, "=?UTF-8?Q?Hi=C3=A9?= <a@b.example>, c@d");
+}
+
+TEST(Rfc2047Test, LenientBase64) {
+  EXPECT_EQ(DecodeBase64Lenient("SGVsbG8="), "Hello");
+  EXPECT_EQ(DecodeBase64Lenient("SGVs\r\nbG8"), "Hello");
+  EXPECT_EQ(DecodeBase64Lenient("SGk=SGk="), "HiHi");
+  EXPECT_EQ(DecodeBase64Lenient("!!S*G*k"), "Hi");
+}
+
+TEST(Rfc2047Test, HostileHeaderIsLinear) {
+  std::string raw;
+  for (int i = 0; i < 100000; ++i) raw += "=?a?q?";
+  auto start = std::chrono::steady_clock::now();
+  std::string out = DecodeHeaderText(raw, "windows-1252", nullptr);
+  EXPECT_EQ(out, raw);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST(HtmlToTextTest, Table) {
+  const HeaderCase cases[] = {
+      {"<p>Hello <b>world</b></p><p>next</p>", "Hello world\n\nnext"},
+      {"<html><head><title>T</title><style>p{color:red}</style></head><body>Body</body></html>",
+       "Body"},
+      {"a<script>var x = '<p>no</p>';</script>b", "ab"},
+      {"a<SCRIPT type=x>alert(1)</SCRIPT >b", "ab"},
+      {"x &amp; y &lt;3 &eacute;&#233;&#xE9; &euro; &bogus; &#150;",
+       "x & y <3 \xC3\xA9\xC3\xA9\xC3\xA9 \xE2\x82\xAC &bogus; \xE2\x80\x93"},
+      {"line1<br>line2<div>block</div>", "line1\nline2\nblock"},
+      {"<a href=\"http://x.example/?a=1&b=2\">link text</a>", "link text"},
+      {"<!-- hidden <p>comment</p> -->shown", "shown"},
+      {"<td>a</td><td>b</td>", "a b"},
+      {"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
+      {"<p title=\"a > b\">text</p>", "text"},
+      {"unclosed <b", "unclosed"},
+      {"a&nbsp;&nbsp;b", "a b"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(HtmlToText(c.raw, 1 << 20), c.expected) << c.raw;
+}
+
+TEST(HtmlToTextTest, BoundedOutputAndTime) {
+  std::string html;
+  for (int i = 0; i < 200000; ++i) html += "<head><p>word ";
+  auto start = std::chrono::steady_clock::now();
+  std::string text = HtmlToText(html, 1000);
+  EXPECT_LE(text.size(), 1000u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(
+      SniffHtmlCharset("<meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\">"),
+      "koi8-r");
+  EXPECT_EQ(SniffHtmlCharset("<meta charset='big5'>"), "big5");
+}
+
+struct DateCase {
+  std::string text;
+  bool ok;
+  int64_t unix_seconds;
+  std::string problem;
+};
+
+TEST(MailDateTest, Table) {
+  const DateCase cases[] = {
+      {"Mon, 31 Dec 1979 16:00:00 -0800", true, 315532800, ""},
+      {"Tue, 30 Jul 0102 07:06:00 -0600", true, 1028034360, "date year 0102 read as 2002"},
+      {"Thu, 22 Aug 02 20:38:44 +0100", true, 1030045124, ""},
+      {"22 Aug 1999 20:38 GMT", true, 935354280, ""},
+      {"Sat, 30 Jun 2012 17:05:55 +0400 (MSK)", true, 1341061555, ""},
+      {"Tue Aug 20 10:00:00 2002", true, 1029837600, ""},
+      {"2002-08-23 12:00:00", true, 1030104000, ""},
+      {"Wed, 1 Aug 2001 14:43:21 PDT", true, 996702201, ""},
+      {"<HR>", false, 0, ""},
+      {"", false, 0, ""},
+      {"31 Feb 2002 00:00:00 +0000", false, 0, ""},
+  };
+  for (const auto& c : cases) {
+    MailDate d = ParseMailDate(c.text);
+    EXPECT_EQ(d.ok, c.ok) << c.text;
+    EXPECT_EQ(d.unix_seconds, c.unix_seconds) << c.text;
+    EXPECT_EQ(d.problem, c.problem) << c.text;
+  }
+}
+
+TEST(AttachmentTextTest, ChoosesConverters) {
+  EXPECT_EQ(ConverterFor("application/pdf", ""), "pdftotext");
+  EXPECT_EQ(ConverterFor("application/octet-stream", "Report.PDF"), "pdftotext");
+  EXPECT_EQ(ConverterFor("image/png", "x.png"), "");
+}
+
+TEST(AttachmentTextTest, KillsAConverterAtItsTimeLimit) {
+  ConverterLimits limits;
+  limits.timeout = std::chrono::milliseconds(300);
+  auto start = std::chrono::steady_clock::now();
+  ConverterResult r = RunConverter({"/bin/sleep", "30"}, "", limits);
+  EXPECT_EQ(r.outcome, ConverterOutcome::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(AttachmentTextTest, CapsConverterOutput) {
+  ConverterLimits limits;
+  limits.max_output_bytes = 1000;
+  ConverterResult r = RunConverter({"/usr/bin/yes", "{in}"}, "x", limits);
+  EXPECT_EQ(r.outcome, ConverterOutcome::kOk);
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(r.text.size(), 1000u);
+}
+
+TEST(AttachmentTextTest, PassesInputAsAFileAndReportsFailures) {
+  ConverterLimits limits;
+  ConverterResult r = RunConverter({"/bin/cat", "{in}"}, "attachment bytes", limits);
+  EXPECT_EQ(r.outcome, ConverterOutcome::kOk);
+  EXPECT_EQ(r.text, "attachment bytes");
+  r = RunConverter({"/bin/false"}, "", limits);
+  EXPECT_EQ(r.outcome, ConverterOutcome::kFailed);
+  r = RunConverter({"/nonexistent/converter"}, "", limits);
+  EXPECT_EQ(r.outcome, ConverterOutcome::kFailed);
+}
+
+TEST(AttachmentTextTest, ExtractsPdfTextOrSaysTheConverterIsMissing) {
+  std::string pdf = testing::ReadFile(testing::TestData("mime/invoice.pdf"));
+  ConverterResult r =
+      ExtractAttachmentText("application/pdf", "invoice.pdf", pdf, ConverterLimits());
+  if (r.outcome == ConverterOutcome::kMissing) {
+    GTEST_SKIP() << "pdftotext not installed (scripts/install-deps.sh installs poppler-utils)";
+  }
+  EXPECT_EQ(r.outcome, ConverterOutcome::kOk) << r.detail;
+  EXPECT_NE(r.text.find("Quarterly zebrafish invoice 4711"), std::string::npos) << r.text;
+}
+
+}  // namespace
+}  // namespace mailvault
