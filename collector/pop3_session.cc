@@ -1,8 +1,5 @@
 #include "collector/pop3_session.h"
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/NetException.h>
@@ -13,6 +10,8 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/X509Certificate.h>
 #include <Poco/Timespan.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <cctype>
@@ -176,8 +175,9 @@ Result<std::string> NormalizeFingerprint(std::string_view text) {
     hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   if (hex.size() != 64 || !IsHex(hex)) {
-    return Status::InvalidArgument("certificate fingerprint '" + Excerpt(text) +
-                                   "' is not a SHA-256 fingerprint (64 hex digits, colons allowed)");
+    return Status::InvalidArgument(
+        "certificate fingerprint '" + Excerpt(text) +
+        "' is not a SHA-256 fingerprint (64 hex digits, colons allowed)");
   }
   return hex;
 }
@@ -217,8 +217,8 @@ class Pop3Session::Transport {
       uint16_t port = options_.port;
       if (port == 0) port = options_.tls == Pop3Tls::kPop3s ? 995 : 110;
       Poco::Net::SocketAddress address(options_.host, port);
-      socket_.connect(address, Poco::Timespan(RemainingFor(options_.connect_timeout).count() *
-                                              1000));
+      socket_.connect(address,
+                      Poco::Timespan(RemainingFor(options_.connect_timeout).count() * 1000));
       socket_.setNoDelay(true);
       open_ = true;
     } catch (...) {
@@ -273,7 +273,8 @@ class Pop3Session::Transport {
     try {
       SetTimeouts(options_.io_timeout);
       while (!data.empty()) {
-        int n = socket_.sendBytes(data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
+        int n = socket_.sendBytes(data.data(),
+                                  static_cast<int>(std::min<size_t>(data.size(), 1 << 20)));
         if (n <= 0) return Status::IoError("write to " + endpoint_ + ": connection closed");
         data.remove_prefix(static_cast<size_t>(n));
       }
@@ -314,9 +315,7 @@ class Pop3Session::Transport {
     return Status::Ok();
   }
 
-  std::string_view Buffered() const {
-    return std::string_view(buffer_).substr(pos_);
-  }
+  std::string_view Buffered() const { return std::string_view(buffer_).substr(pos_); }
   void Consume(size_t n) { pos_ += n; }
 
   // One line without its CRLF (or bare LF). kProtocol when longer than `max`.
@@ -367,8 +366,8 @@ class Pop3Session::Transport {
 
   Status LineTooLong(size_t max, std::string_view during) {
     return Status::Protocol("reply line from " + endpoint_ + " " + std::string(during) +
-                            " is longer than " + std::to_string(max) + " bytes: " +
-                            Excerpt(Buffered(), 60));
+                            " is longer than " + std::to_string(max) +
+                            " bytes: " + Excerpt(Buffered(), 60));
   }
 
   // The smaller of `limit` and what is left of the session (at least 1 ms,
@@ -482,7 +481,8 @@ Status Pop3Session::ReadGreeting() {
   MV_ASSIGN_OR_RETURN(Pop3Reply reply, ReadReply("greeting"));
   greeting_ = reply.text;
   if (!reply.ok) {
-    Status status = Pop3AuthErrorStatus(reply, "POP3 server " + endpoint() + " refused the session");
+    Status status =
+        Pop3AuthErrorStatus(reply, "POP3 server " + endpoint() + " refused the session");
     if (status.code() == StatusCode::kAuthFailed) {
       status = Status::Unavailable(status.message());
     }
@@ -544,8 +544,7 @@ Status Pop3Session::RefreshCapabilities() {
 
 // --- Authentication -----------------------------------------------------------
 
-Status Pop3Session::Login(std::string_view user, std::string_view password,
-                          Pop3AuthMethod method) {
+Status Pop3Session::Login(std::string_view user, std::string_view password, Pop3AuthMethod method) {
   MV_RETURN_IF_ERROR(CheckUsable());
   if (authenticated_) return Status::Internal("Pop3Session::Login called twice");
   const Pop3Capabilities& caps = capabilities_;
@@ -781,8 +780,8 @@ Result<Pop3UidlEntry> ParseUidlEntry(std::string_view text) {
     return Status::Protocol("malformed UIDL entry '" + Excerpt(text) + "'");
   }
   for (char c : words[1]) {
-    if (c < 0x21 || c > 0x7e) return Status::Protocol("UIDL entry with a bad character '" +
-                                                      Excerpt(text) + "'");
+    if (c < 0x21 || c > 0x7e)
+      return Status::Protocol("UIDL entry with a bad character '" + Excerpt(text) + "'");
   }
   entry.uid = std::string(words[1]);
   return entry;
@@ -932,8 +931,7 @@ Result<Pop3Message> Pop3Session::Retr(uint32_t number, const Pop3ChunkFn& on_chu
   return RetrieveStreamed("RETR " + std::to_string(number), number, expected_octets, on_chunk);
 }
 
-Result<Pop3Message> Pop3Session::Top(uint32_t number, uint32_t lines,
-                                     const Pop3ChunkFn& on_chunk) {
+Result<Pop3Message> Pop3Session::Top(uint32_t number, uint32_t lines, const Pop3ChunkFn& on_chunk) {
   return RetrieveStreamed("TOP " + std::to_string(number) + " " + std::to_string(lines), number,
                           std::nullopt, on_chunk);
 }

@@ -80,7 +80,7 @@ enum class Pop3AuthMethod {
 };
 
 struct Pop3Options {
-  std::string host;  // name or address; also the TLS server name (SNI, hostname check)
+  std::string host;   // name or address; also the TLS server name (SNI, hostname check)
   uint16_t port = 0;  // 0: 995 for kPop3s, 110 otherwise
   Pop3Tls tls = Pop3Tls::kPop3s;
 

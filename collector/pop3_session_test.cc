@@ -3,8 +3,8 @@
 #include "collector/pop3_session.h"
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -263,7 +263,8 @@ TEST(Pop3SessionTest, PasswordNeverLoggedNorInErrors) {
     if (c.method == Pop3AuthMethod::kAuthLogin) secrets.push_back(server.received().back());
     ASSERT_GE(secrets.size(), 2u) << "the password never went over the wire?";
     for (const std::string& secret : secrets) {
-      EXPECT_EQ(log.find(secret), std::string::npos) << "secret '" << secret << "' in log:\n" << log;
+      EXPECT_EQ(log.find(secret), std::string::npos) << "secret '" << secret << "' in log:\n"
+                                                     << log;
       EXPECT_EQ(status.message().find(secret), std::string::npos) << status.message();
     }
   }
@@ -272,7 +273,8 @@ TEST(Pop3SessionTest, PasswordNeverLoggedNorInErrors) {
 // RFC 2449/3206 response codes on authentication (and on the greeting).
 TEST(Pop3SessionTest, AuthResponseCodesMapToStatus) {
   const std::vector<std::pair<std::string, StatusCode>> cases = {
-      {"-ERR [IN-USE] Couldn't open INBOX: Timeout while waiting for lock", StatusCode::kUnavailable},
+      {"-ERR [IN-USE] Couldn't open INBOX: Timeout while waiting for lock",
+       StatusCode::kUnavailable},
       {"-ERR [LOGIN-DELAY] wait 900 s", StatusCode::kUnavailable},
       {"-ERR [SYS/TEMP] try later", StatusCode::kUnavailable},
       {"-ERR [SYS/PERM] account disabled", StatusCode::kPermissionDenied},
@@ -308,10 +310,10 @@ TEST(Pop3SessionTest, DotUnstuffingAtEveryChunkBoundary) {
   const std::string wire =
       "Subject: dots\r\n\r\n"
       "..leading dot\r\n"
-      "..\r\n"                   // a lone "." inside the data
-      "...\r\n"                  // ".." inside the data
-      "bare\nlf\nlines\r\n"      // bare LF is kept as it came
-      "nul\0byte\r\n"            // NUL bytes pass through
+      "..\r\n"                     // a lone "." inside the data
+      "...\r\n"                    // ".." inside the data
+      "bare\nlf\nlines\r\n"        // bare LF is kept as it came
+      "nul\0byte\r\n"              // NUL bytes pass through
       ".unstuffed but dotted\r\n"  // a server that forgot to stuff: dot removed (RFC 1939)
       "last line\r\n"
       ".\r\n"s;
@@ -330,8 +332,7 @@ TEST(Pop3SessionTest, DotUnstuffingAtEveryChunkBoundary) {
   ScriptedPop3Server::Options server_options;
   server_options.connections = static_cast<int>(chunk_sizes.size());
   ScriptedPop3Server server(server_options);
-  OpenAndLogin(server).Expect("RETR 1").Reply("+OK").Send(wire).Expect("QUIT").Reply(
-      "+OK");
+  OpenAndLogin(server).Expect("RETR 1").Reply("+OK").Send(wire).Expect("QUIT").Reply("+OK");
   const uint16_t port = server.Start();
   for (size_t chunk_size : chunk_sizes) {
     SCOPED_TRACE("read_chunk_size " + std::to_string(chunk_size));

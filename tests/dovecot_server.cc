@@ -92,7 +92,8 @@ std::string DovecotServer::Log() const {
 
 Status DovecotServer::Chown(const std::string& path) const {
   if (::geteuid() != 0) return Status::Ok();
-  if (::chown(path.c_str(), mail_uid_, mail_gid_) != 0) return ErrnoToStatus(errno, "chown " + path);
+  if (::chown(path.c_str(), mail_uid_, mail_gid_) != 0)
+    return ErrnoToStatus(errno, "chown " + path);
   return Status::Ok();
 }
 
@@ -102,9 +103,9 @@ Status DovecotServer::Chown(const std::string& path) const {
 Status DovecotServer::WritePasswd() {
   MV_RETURN_IF_ERROR(MakeDirs(dir_.path() + "/users"));
   for (const auto& [user, password] : users_) {
-    const std::string line = user + ":{PLAIN}" + password + ":" + std::to_string(mail_uid_) +
-                             ":" + std::to_string(mail_gid_) + "::" + dir_.path() + "/home/" +
-                             user + "::\n";
+    const std::string line = user + ":{PLAIN}" + password + ":" + std::to_string(mail_uid_) + ":" +
+                             std::to_string(mail_gid_) + "::" + dir_.path() + "/home/" + user +
+                             "::\n";
     MV_RETURN_IF_ERROR(WriteFileAtomically(dir_.path() + "/users/" + user, line, 0644));
   }
   return Status::Ok();
@@ -113,8 +114,8 @@ Status DovecotServer::WritePasswd() {
 Status DovecotServer::AddUser(const std::string& user, const std::string& password) {
   users_.emplace_back(user, password);
   const std::string home = dir_.path() + "/home/" + user;
-  for (const std::string& sub : {std::string(), std::string("/tmp"), std::string("/new"),
-                                 std::string("/cur")}) {
+  for (const std::string& sub :
+       {std::string(), std::string("/tmp"), std::string("/new"), std::string("/cur")}) {
     MV_RETURN_IF_ERROR(MakeDirs(home + "/Maildir" + sub));
   }
   MV_RETURN_IF_ERROR(MakeDirs(dir_.path() + "/home"));
@@ -172,8 +173,9 @@ Status DovecotServer::WriteConfig() {
             "/users/%u\n}\n";
   config += "userdb {\n  driver = passwd-file\n  args = username_format=%u " + d + "/users/%u\n}\n";
   config += "service pop3-login {\n";
-  config += "  inet_listener pop3 {\n    address = 127.0.0.1\n    port = " +
-            std::to_string(pop3_port_) + "\n  }\n";
+  config +=
+      "  inet_listener pop3 {\n    address = 127.0.0.1\n    port = " + std::to_string(pop3_port_) +
+      "\n  }\n";
   config += "  inet_listener pop3s {\n    address = 127.0.0.1\n    port = " +
             std::to_string(pop3s_port_) + "\n    ssl = yes\n  }\n";
   if (::geteuid() != 0) config += "  chroot =\n";

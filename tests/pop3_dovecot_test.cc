@@ -322,8 +322,8 @@ TEST_F(Pop3DovecotTest, HundredMegabyteMessageInBoundedMemory) {
     expected_hash.Update(head);
     uint64_t written = head.size();
     while (written < kSize) {
-      std::string piece =
-          testing::ScriptedPop3Server::GeneratedMessage(std::min<uint64_t>(64'000, kSize - written));
+      std::string piece = testing::ScriptedPop3Server::GeneratedMessage(
+          std::min<uint64_t>(64'000, kSize - written));
       ASSERT_TRUE(WriteAll(fd.get(), piece, path).ok());
       expected_hash.Update(piece);
       written += piece.size();

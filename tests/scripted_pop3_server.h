@@ -52,8 +52,7 @@ class ScriptedPop3Server {
   // commands read so far outstanding: used to check the pipelining window).
   ScriptedPop3Server& ExpectSilence(std::chrono::milliseconds quiet);
   // Sends `bytes` one write per `piece` bytes with `pause` in between.
-  ScriptedPop3Server& SendSlowly(std::string bytes, size_t piece,
-                                 std::chrono::milliseconds pause);
+  ScriptedPop3Server& SendSlowly(std::string bytes, size_t piece, std::chrono::milliseconds pause);
   // Sends a stream of `size` generated message bytes (lines of printable text,
   // CRLF-terminated) followed by ".\r\n", without holding them in memory.
   ScriptedPop3Server& SendGeneratedMessage(uint64_t size);
@@ -81,8 +80,17 @@ class ScriptedPop3Server {
 
  private:
   struct Step {
-    enum Kind { kSend, kExpect, kExpectPrefix, kSilence, kSlow, kGenerated, kStall, kClose,
-                kClientClose };
+    enum Kind {
+      kSend,
+      kExpect,
+      kExpectPrefix,
+      kSilence,
+      kSlow,
+      kGenerated,
+      kStall,
+      kClose,
+      kClientClose
+    };
     Kind kind;
     std::string text;
     size_t piece = 0;
