@@ -105,6 +105,14 @@ Result<IngestedMessage> IngestBatch::FinishMessage(const Provenance& provenance)
     std::lock_guard lock(archive_->mutex_);
     MV_ASSIGN_OR_RETURN(bool known, archive_->MessageKnownLocked(result.id));
     result.duplicate = known;
+    if (known) {
+      // Seen before from this very place: nothing new to record (idempotent re-import).
+      MV_ASSIGN_OR_RETURN(bool linked, archive_->catalog_->HasProvenance(result.id, p.record.provenance));
+      if (linked) {
+        segments_.clear();
+        return result;
+      }
+    }
   }
   p.is_new = !result.duplicate;
   if (p.is_new) {
@@ -180,7 +188,16 @@ Status Archive::Initialize() {
   MV_ASSIGN_OR_RETURN(catalog_, Catalog::Open(CatalogPath(dir)));
   MV_RETURN_IF_ERROR(LoadDictionaries());
   if (writable_) {
-    MV_RETURN_IF_ERROR(Replay(/*rebuild=*/false, nullptr));
+    Status replayed = Replay(/*rebuild=*/false, nullptr);
+    if (!replayed.ok() && options_.mode == ArchiveOptions::Mode::kReadWriteIfFree) {
+      // E.g. a full disk: what is committed can still be read, verified and exported.
+      LogWarning("opening the archive read-only: recovering uncommitted records failed: " +
+                 replayed.ToString());
+      writable_ = false;
+      lock_fd_.Reset();
+      return Status::Ok();
+    }
+    MV_RETURN_IF_ERROR(replayed);
     std::vector<uint32_t> packs = ListPacks();
     uint32_t id = packs.empty() ? 1 : packs.back();
     MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(*options_.fs, packs_dir(), id));

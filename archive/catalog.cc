@@ -172,6 +172,14 @@ Result<std::vector<Provenance>> Catalog::ProvenanceOf(int64_t message_seq) {
   return out;
 }
 
+Result<bool> Catalog::HasProvenance(const Digest& id, const Provenance& p) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare("SELECT 1 FROM provenance JOIN messages ON provenance.message=messages.seq "
+                                  "WHERE messages.id=? AND kind=? AND source=? AND key=?"));
+  st.BindBlob(1, AsBytes(id)).Bind(2, static_cast<int64_t>(p.kind)).Bind(3, p.source).Bind(4, p.key);
+  return st.Step();
+}
+
 Status Catalog::ForEachMessage(const std::function<Status(const MessageRow&)>& visit) {
   // Paged by seq so that no statement stays open while `visit` runs.
   int64_t after = 0;

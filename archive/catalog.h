@@ -72,6 +72,8 @@ class Catalog {
   // True when the link was new.
   Result<bool> InsertProvenance(int64_t message_seq, const Provenance& provenance);
   Result<std::vector<Provenance>> ProvenanceOf(int64_t message_seq);
+  // True when message `id` already has exactly this provenance link.
+  Result<bool> HasProvenance(const Digest& id, const Provenance& provenance);
   Status ForEachMessage(const std::function<Status(const MessageRow&)>& visit);
 
   Status InsertDictionary(uint32_t id, uint32_t sample_count, const RecordLocation& location);

@@ -188,7 +188,12 @@ Status MailImporter::ImportDirectory(const std::string& path) {
         MV_RETURN_IF_ERROR(ImportDirectory(e.path().string()));
       }
     } else if (e.is_regular_file(e_ec)) {
-      if (maildir) continue;  // dovecot-uidlist, subscriptions, indexes: not mail
+      // A Maildir's own files (dovecot-uidlist, indexes, subscriptions) are not mail;
+      // stray messages beside cur/ and new/ still are, and are recognised below.
+      if (maildir && (name.rfind("dovecot", 0) == 0 || name.rfind("courier", 0) == 0 ||
+                      name == "subscriptions" || name == "maildirfolder")) {
+        continue;
+      }
       std::string dir_name = fs::path(path).filename().string();
       bool mail = HasMailName(name) || name.find(":2,") != std::string::npos ||
                   dir_name == "cur" || dir_name == "new" || SniffsAsMail(e.path().string());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -134,8 +135,18 @@ FileSystem& FileSystem::Posix() {
 Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoToStatus(errno, "open " + path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoToStatus(errno, "stat " + path);
+  // Size the buffer from the file, not from the limit (callers pass generous limits).
+  const size_t want = std::min<size_t>(max_bytes + 1, static_cast<size_t>(st.st_size) + 1);
   std::string out;
-  MV_RETURN_IF_ERROR(ReadAt(fd.get(), 0, max_bytes + 1, &out).WithContext(path));
+  MV_RETURN_IF_ERROR(ReadAt(fd.get(), 0, want, &out).WithContext(path));
+  if (out.size() == want && want <= max_bytes) {
+    // The file grew since fstat: read the rest up to the limit.
+    std::string more;
+    MV_RETURN_IF_ERROR(ReadAt(fd.get(), want, max_bytes + 1 - want, &more).WithContext(path));
+    out += more;
+  }
   if (out.size() > max_bytes) {
     return Status::InvalidArgument(path + ": larger than " + std::to_string(max_bytes) + " bytes");
   }

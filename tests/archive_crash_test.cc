@@ -1,0 +1,158 @@
+// Crash safety, for real: a child `mailvault import` is killed with SIGKILL at
+// random moments, many times. After each kill the archive must open, verify, and
+// hold every message whose commit the child had reported as returned.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "archive/archive.h"
+#include "base/log.h"
+#include "tests/testing.h"
+
+namespace mailvault {
+namespace {
+
+// An mbox of `count` distinct messages; every 25th carries a ~600 KB attachment
+// so that kills also land in the middle of large segments.
+void WriteMbox(const std::string& path, int round, int count, std::mt19937& rng) {
+  std::ofstream out(path, std::ios::binary);
+  for (int m = 0; m < count; ++m) {
+    out << "From crash-test Mon Jan  1 00:00:00 2001\n"
+        << "Message-ID: <" << round << "." << m << "@crash.test>\n"
+        << "Subject: round " << round << " message " << m << "\n";
+    if (m % 25 == 0) {
+      out << "Content-Type: multipart/mixed; boundary=\"b" << m << "\"\n\n--b" << m
+          << "\nContent-Type: text/plain\n\nsee attached\n--b" << m
+          << "\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n";
+      for (int line = 0; line < 8000; ++line) {
+        std::string l(76, 'A');
+        for (char& c : l) c = static_cast<char>('A' + rng() % 26);
+        out << l << "\n";
+      }
+      out << "--b" << m << "--\n\n";
+    } else {
+      out << "\n";
+      int lines = 5 + static_cast<int>(rng() % 200);
+      for (int line = 0; line < lines; ++line) {
+        out << "Line " << line << " of message " << m << " in round " << round << ": "
+            << rng() << "\n";
+      }
+      out << "\n";
+    }
+  }
+}
+
+struct KilledRun {
+  std::set<Digest> committed;
+  bool exited_by_itself = false;
+};
+
+KilledRun ImportAndKill(const std::string& data, const std::string& mbox, int kill_after_ms) {
+  int out_pipe[2];
+  if (::pipe(out_pipe) != 0) throw std::runtime_error("pipe");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    std::string bin = testing::MailvaultBinary();
+    ::execl(bin.c_str(), bin.c_str(), "--data", data.c_str(), "import", "--commit-every", "40",
+            "--report-commits", mbox.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  KilledRun run;
+  std::string text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kill_after_ms);
+  char buf[65536];
+  bool open = true;
+  while (open) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{out_pipe[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) > 0) {
+      ssize_t n = ::read(out_pipe[0], buf, sizeof buf);
+      if (n <= 0) open = false;
+      else text.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::kill(pid, SIGKILL);  // our own child, by its PID
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  run.exited_by_itself = WIFEXITED(status);
+  // Lines written before the kill are in the pipe still.
+  for (ssize_t n; (n = ::read(out_pipe[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(out_pipe[0]);
+  size_t pos = 0;
+  while ((pos = text.find("committed ", pos)) != std::string::npos) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) break;  // a line cut by the kill promises nothing
+    auto d = DigestFromHex(text.substr(pos + 10, end - pos - 10));
+    if (d) run.committed.insert(*d);
+    pos = end;
+  }
+  return run;
+}
+
+TEST(ArchiveCrashTest, SigkillAtRandomMomentsLosesNoCommittedMessage) {
+  testing::TempDir dir;
+  std::string data = dir.path() + "/data";
+  std::mt19937 rng(20261122);
+  std::set<Digest> all_committed;
+  int killed_midway = 0;
+  int torn_tails = 0;
+  const int kRounds = 24;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string mbox = dir.path() + "/round.mbox";
+    WriteMbox(mbox, round, 1500, rng);
+    int kill_after = 20 + static_cast<int>(rng() % 900);
+    KilledRun run = ImportAndKill(data, mbox, kill_after);
+    if (!run.exited_by_itself) ++killed_midway;
+    all_committed.insert(run.committed.begin(), run.committed.end());
+
+    // The archive opens (cutting any torn tail) and holds everything committed.
+    std::vector<std::string> lines;
+    LogSink previous = SetLogSink([&](LogLevel, std::string_view l) { lines.emplace_back(l); });
+    ArchiveOptions o;
+    o.data_dir = data;
+    auto archive = Archive::Open(o);
+    SetLogSink(previous);
+    if (!archive.ok() && !std::filesystem::exists(data + "/packs")) continue;  // killed before init
+    ASSERT_TRUE(archive.ok()) << "round " << round << ": " << archive.status().ToString();
+    for (const auto& l : lines) torn_tails += l.find("torn tail") != std::string::npos;
+    for (const Digest& id : all_committed) {
+      ASSERT_TRUE((*archive)->Info(id).ok()) << "round " << round << ": committed message " << ToHex(id) << " is missing";
+    }
+    for (const Digest& id : run.committed) {
+      Sha256 h;
+      ASSERT_TRUE((*archive)->ReadMessage(id, [&](std::string_view c) { h.Update(c); return Status::Ok(); }).ok());
+      EXPECT_EQ(h.Finish(), id);
+    }
+    if (round % 6 == 5 || round == kRounds - 1) {
+      VerifyReport report;
+      ASSERT_TRUE((*archive)->Verify(&report).ok());
+      ASSERT_TRUE(report.ok()) << "round " << round << ": " << report.faults[0].where << ": "
+                               << report.faults[0].problem;
+    }
+  }
+  EXPECT_GE(killed_midway, kRounds / 2) << "too few kills landed during the import";
+  EXPECT_GT(all_committed.size(), 0u);
+  std::printf("crash test: %d of %d runs killed midway, %zu messages committed, %d torn tails cut\n",
+              killed_midway, kRounds, all_committed.size(), torn_tails);
+  testing::ProcessResult verify = testing::RunProcess({testing::MailvaultBinary(), "--data", data, "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+}
+
+}  // namespace
+}  // namespace mailvault
