@@ -85,6 +85,7 @@ calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 results="$work/results"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$results"
 
 run_corpus() {  # name, input paths...
@@ -145,17 +146,20 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 echo
 echo "mailvault archive benchmark — $(date -u +%Y-%m-%dT%H:%MZ), commit $commit$dirty"
 echo "machine: $(nproc) CPUs ($cpu), $(uname -r); imports pinned to CPU 0 (taskset -c 0)"
+echo "load average at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPUs)"
 echo
 echo "Import (durable: fsync + catalog commit every 1,000 messages) and random reads"
-printf '| %-6s | %7s | %7s | %8s | %7s | %8s | %6s | %8s | %17s | %17s |\n' \
-  corpus read new "input MB" "wall s" "msg/s" "MB/s" "peak RSS" "read p50/p99 warm" "read p50/p99 cold"
-printf '|%s|\n' "--------|---------|---------|----------|---------|----------|--------|----------|-------------------|-------------------"
+printf '| %-6s | %7s | %7s | %8s | %7s | %7s | %8s | %6s | %9s | %8s | %17s | %17s |\n' \
+  corpus read new "input MB" "wall s" "CPU s" "msg/s" "MB/s" "msg/CPU-s" "peak RSS" "read p50/p99 warm" "read p50/p99 cold"
+printf '|%s|\n' "--------|---------|---------|----------|---------|---------|----------|--------|-----------|----------|-------------------|-------------------"
 for name in "${list[@]}"; do
   r="$results/$name"
   wall=$(get "$r/rusage" wall_s)
-  printf '| %-6s | %7s | %7s | %8s | %7s | %8s | %6s | %5s MB | %7s/%7s µs | %7s/%7s µs |\n' "$name" \
-    "$(get "$r/summary" read)" "$(get "$r/summary" new)" "$(mb "$(get "$r/input" input_bytes)")" "$wall" \
+  cpu_s=$(calc "%.2f" "$(get "$r/rusage" user_s) + $(get "$r/rusage" sys_s)")
+  printf '| %-6s | %7s | %7s | %8s | %7s | %7s | %8s | %6s | %9s | %5s MB | %7s/%7s µs | %7s/%7s µs |\n' "$name" \
+    "$(get "$r/summary" read)" "$(get "$r/summary" new)" "$(mb "$(get "$r/input" input_bytes)")" "$wall" "$cpu_s" \
     "$(calc "%.0f" "$(get "$r/summary" read) / $wall")" "$(calc "%.1f" "$(get "$r/input" input_bytes) / 1000000 / $wall")" \
+    "$(calc "%.0f" "$(get "$r/summary" read) / $cpu_s")" \
     "$(calc "%.0f" "$(get "$r/rusage" maxrss_kib) / 1024")" \
     "$(get "$r/read" warm_p50_us)" "$(get "$r/read" warm_p99_us)" "$(get "$r/read" cold_p50_us)" "$(get "$r/read" cold_p99_us)"
 done
@@ -195,7 +199,7 @@ if [[ -d $results/10k ]]; then
   r=$results/10k; rate=$(calc "%.0f" "$(get "$r/summary" read) / $(get "$r/rusage" wall_s)")
   echo "- import ≥ 5,000 msg/s of 10 KB, durable, one core: $rate msg/s" \
     "(CPU $(calc "%.2f" "$(get "$r/rusage" user_s) + $(get "$r/rusage" sys_s)") s of $(get "$r/rusage" wall_s) s wall)" \
-    "→ $(verdict "$rate >= 5000")"
+    "→ $(verdict "$rate >= 5000"); CPU-bound limit $(calc "%.0f" "$(get "$r/summary" read) / ($(get "$r/rusage" user_s) + $(get "$r/rusage" sys_s))") msg/CPU-s"
 fi
 if [[ -d $results/enron ]]; then
   r=$results/enron; stored=$(json "$r/stats.json" stored_bytes); z3=$(get "$r/baseline" zstd3_bytes)
