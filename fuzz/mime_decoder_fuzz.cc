@@ -5,7 +5,9 @@
 // -fsanitize=fuzzer,address,undefined); seeds: tests/data/mime.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "search/charset.h"
@@ -20,15 +22,20 @@ void CheckUtf8(const std::string& s) {
   if (!mailvault::IsValidUtf8(s)) std::abort();
 }
 
+// Every text field, inner messages included, is valid UTF-8; and DecodeMessage's
+// final check did not have to repair any (that would be a path letting invalid
+// bytes through, hidden by the safety net).
 void CheckMessage(const mailvault::DecodedMessage& m) {
-  CheckUtf8(m.subject);
-  CheckUtf8(m.body_text);
-  for (const auto& a : m.from) CheckUtf8(a.name);
-  for (const auto& a : m.attachments) {
-    CheckUtf8(a.filename);
-    CheckUtf8(a.text);
+  mailvault::ForEachTextField(m, [](const std::string& field, const std::string& text) {
+    if (!mailvault::IsValidUtf8(text)) {
+      std::fprintf(stderr, "invalid UTF-8 in %s\n", field.c_str());
+      std::abort();
+    }
+  });
+  if (m.HasProblem(mailvault::kRepairedUtf8Problem)) {
+    for (const auto& p : m.problems) std::fprintf(stderr, "problem: %s\n", p.c_str());
+    std::abort();
   }
-  for (const auto& inner : m.inner_messages) CheckMessage(inner);
 }
 
 }  // namespace
@@ -43,10 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckMessage(*m);
 
   CheckUtf8(mailvault::DecodeHeaderText(input, "windows-1252", nullptr));
-  mailvault::NormalizeEncodedWords(input, "windows-1252", nullptr);
+  CheckUtf8(mailvault::NormalizeEncodedWords(input, "windows-1252", nullptr));
   CheckUtf8(mailvault::ConvertToUtf8(input, "iso-2022-jp").utf8);
   std::string html = mailvault::HtmlToText(input, 1 << 16);
   if (html.size() > (1 << 16)) std::abort();
+  // From valid UTF-8, HtmlToText makes valid UTF-8 (entities included).
+  CheckUtf8(mailvault::HtmlToText(mailvault::ToValidUtf8(input), 1 << 16));
   mailvault::ParseMailDate(input.substr(0, 256));
   return 0;
 }

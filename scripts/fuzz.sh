@@ -6,7 +6,9 @@
 #
 # MAILVAULT_FUZZ_BUILD_DIR overrides the build directory (default build-fuzz).
 # New inputs go to $BUILD/corpus (the seeds in tests/data/mime are only read);
-# a crash is written to $BUILD/crash-* and makes the script exit non-zero.
+# a crash is written to $BUILD/crash-* (also leak-*, timeout-*, oom-*) and makes the
+# script exit non-zero; its last lines then name that file (and hold it as base64
+# when small) and the command that reproduces it. The full output is $BUILD/fuzz.log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
@@ -19,8 +21,30 @@ fi
 cmake -S "$root/fuzz" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 >/dev/null
 mkdir -p "$build/corpus"
-echo "fuzz.sh: running mime_decoder_fuzz for ${seconds}s"
+log="$build/fuzz.log"
+echo "fuzz.sh: running mime_decoder_fuzz for ${seconds}s (full output: $log)"
+status=0
 "$build/mime_decoder_fuzz" "$build/corpus" "$root/tests/data/mime" \
   -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=262144 \
-  -artifact_prefix="$build/" -print_final_stats=1 2>&1 | tail -n 25
-exit "${PIPESTATUS[0]}"
+  -artifact_prefix="$build/" -print_final_stats=1 >"$log" 2>&1 || status=$?
+tail -n 25 "$log"
+if [ "$status" -ne 0 ]; then
+  # The last lines say what failed and where the input is, so that a CI log that
+  # shows only its tail is enough to reproduce (the input inline when small).
+  echo "fuzz.sh: FAILED (exit $status); full output: $log"
+  grep -m 3 -E '^(SUMMARY|==[0-9]+==ERROR|invalid UTF-8 in|problem: internal)' "$log" |
+    sed 's/^/fuzz.sh: /' || true
+  found=0
+  while read -r artifact; do
+    found=1
+    echo "fuzz.sh: crashing input: $artifact ($(wc -c <"$artifact") bytes)"
+    if [ "$(wc -c <"$artifact")" -le 4096 ]; then
+      echo "fuzz.sh: input as base64: $(base64 -w0 "$artifact")"
+    fi
+    echo "fuzz.sh: reproduce: $build/mime_decoder_fuzz $artifact"
+  done < <(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log")
+  if [ "$found" -eq 0 ]; then
+    echo "fuzz.sh: no crashing input was written (see $log)"
+  fi
+fi
+exit "$status"

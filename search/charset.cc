@@ -37,10 +37,21 @@ std::string Trimmed(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
+// A label iconv may be given: no `/` (iconv's `//IGNORE`, `//TRANSLIT` suffixes and
+// `ISO-10646/UTF8/` forms) and nothing else outside what charset names are made of.
+bool IsSafeIconvLabel(const std::string& label) {
+  return !label.empty() && std::all_of(label.begin(), label.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == ':' || c == '+' || c == '(' || c == ')';
+  });
+}
+
 // Converts with iconv; invalid or unconvertible input bytes become U+FFFD (one per
-// byte skipped). Returns false when the charset cannot be opened. `replaced` is set
-// when any replacement happened.
+// byte skipped); the output is checked to be valid UTF-8. Returns false when the
+// charset cannot be opened (or is not a safe label). `replaced` is set when any
+// replacement happened.
 bool IconvToUtf8(std::string_view in, const std::string& from, std::string* out, bool* replaced) {
+  if (!IsSafeIconvLabel(from)) return false;
   IconvHandle cd("UTF-8", from);
   if (!cd.valid()) return false;
   out->clear();
@@ -70,6 +81,10 @@ bool IconvToUtf8(std::string_view in, const std::string& from, std::string* out,
   size_t dst_left = buf.size();
   iconv(cd.get(), nullptr, nullptr, &dst, &dst_left);  // flush a stateful encoder
   out->append(buf.data(), buf.size() - dst_left);
+  // iconv's output is not necessarily valid UTF-8: glibc copies UTF-8 to UTF-8
+  // without checking it (for every label that names UTF-8), and writes 5- and
+  // 6-byte forms for UCS-4/UTF-32 code points above U+10FFFF.
+  if (!IsValidUtf8(*out)) *out = ToValidUtf8(*out, replaced);
   return true;
 }
 
@@ -114,27 +129,10 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return n;
 }
 
-std::string RepairUtf8(std::string_view s, bool* replaced) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t n = Utf8SequenceLength(s, i);
-    if (n == 0) {
-      out.append(kReplacement);
-      *replaced = true;
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
-
 // Converts with `charset`, or returns false when iconv does not know it.
 bool ConvertWith(std::string_view bytes, const std::string& charset, ConvertedText* result) {
   if (charset == "UTF-8") {
-    result->utf8 = RepairUtf8(bytes, &result->replaced);
+    result->utf8 = ToValidUtf8(bytes, &result->replaced);
   } else if (!IconvToUtf8(bytes, charset, &result->utf8, &result->replaced)) {
     return false;
   }
@@ -191,13 +189,20 @@ std::string NormalizeCharsetLabel(std::string_view label) {
   for (const auto& [from, to] : kAliases) {
     if (l == from) return std::string(to);
   }
+  // Other spellings of UTF-8 ("utf_8", "UTF]8"): glibc's iconv ignores the
+  // punctuation and would copy the bytes through unchecked.
+  std::string letters;
+  for (char c : l) {
+    if (std::isalnum(static_cast<unsigned char>(c))) letters += c;
+  }
+  if (letters == "utf8") return "UTF-8";
   std::transform(l.begin(), l.end(), l.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return l;
 }
 
 bool IsKnownCharset(const std::string& charset) {
-  if (charset.empty()) return false;
+  if (!IsSafeIconvLabel(charset)) return false;
   IconvHandle cd("UTF-8", charset);
   return cd.valid();
 }
@@ -211,6 +216,23 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+std::string ToValidUtf8(std::string_view s, bool* replaced) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      out.append(kReplacement);
+      if (replaced != nullptr) *replaced = true;
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 size_t Utf8PrefixLength(std::string_view s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s.size();
   size_t n = max_bytes;
@@ -222,8 +244,9 @@ size_t Utf8PrefixLength(std::string_view s, size_t max_bytes) {
 ConvertedText ConvertToUtf8(std::string_view bytes, std::string_view declared,
                             std::string_view fallback) {
   ConvertedText result;
-  const std::string label = Trimmed(declared);
-  const std::string charset = NormalizeCharsetLabel(label);
+  // The label as the message wrote it, for problem lines (which must be UTF-8 too).
+  const std::string label = ToValidUtf8(Trimmed(declared));
+  const std::string charset = NormalizeCharsetLabel(declared);
   const bool ascii = IsAscii(bytes);
 
   if (ascii && (charset.empty() || charset == "US-ASCII" || charset == "UTF-8")) {
@@ -264,7 +287,7 @@ ConvertedText ConvertToUtf8(std::string_view bytes, std::string_view declared,
   std::string fb = NormalizeCharsetLabel(fallback);
   if (fb.empty() || !ConvertWith(bytes, fb, &result)) ConvertWith(bytes, "UTF-8", &result);
   result.problem = (label.empty() ? std::string("no charset") : "charset " + label) +
-                   ": fell back to " + std::string(fallback);
+                   ": fell back to " + ToValidUtf8(fallback);
   if (result.replaced) result.problem += " (invalid bytes replaced with U+FFFD)";
   return result;
 }

@@ -35,10 +35,15 @@ struct ConvertedText {
 // label in, canonical name out: "ks_c_5601-1987" -> "CP949", "gb2312" -> "GB18030",
 // "iso-8859-1"/"latin1" -> "WINDOWS-1252", "utf8" -> "UTF-8". Labels meaning "no
 // charset" (`default`, `default_charset`, empty, `unknown-8bit`, `x-unknown`) map to
-// "". Other labels are returned trimmed and upper-cased.
+// "". Any other spelling of UTF-8 that iconv would accept (`UTF_8`, `utf 8`, `UTF]8`:
+// glibc ignores most punctuation) maps to "UTF-8", so UTF-8 text is always validated
+// (glibc's iconv copies UTF-8 to UTF-8 unchecked). Other labels are returned trimmed
+// and upper-cased.
 std::string NormalizeCharsetLabel(std::string_view label);
 
-// True when `charset` (already normalized) can be opened by iconv.
+// True when `charset` (already normalized) can be opened by iconv. Labels with
+// characters outside letters, digits and `-_.:+()` are never known: they could
+// carry iconv suffixes such as `//IGNORE` or `//TRANSLIT`.
 bool IsKnownCharset(const std::string& charset);
 
 // Converts `bytes` to UTF-8. `declared` is the label from the message (may be
@@ -49,6 +54,12 @@ ConvertedText ConvertToUtf8(std::string_view bytes, std::string_view declared,
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view s);
+
+// `s` with every byte that does not start a well-formed UTF-8 sequence replaced by
+// U+FFFD (valid input is returned unchanged). `*replaced` (when given) is set to
+// whether anything was replaced. The last line of defence for text leaving the
+// decoder.
+std::string ToValidUtf8(std::string_view s, bool* replaced = nullptr);
 
 // Length of the longest prefix of `s` that is at most `max_bytes` long and does not
 // end inside a UTF-8 sequence. For cutting text at a budget.

@@ -51,6 +51,20 @@ TEST(CharsetTest, ConvertsDeclaredWrongAndMissingCharsets) {
        "a\xEF\xBF\xBD"
        "b",
        "charset utf-8: invalid bytes replaced"},
+      // Other spellings of UTF-8 are validated too (glibc's iconv copies UTF-8 to
+      // UTF-8 unchecked), and iconv's output is checked (UCS-4 above U+10FFFF).
+      {"a\xFB\x81"
+       "b",
+       "UTF]8",
+       "a\xEF\xBF\xBD\xEF\xBF\xBD"
+       "b",
+       "charset UTF]8: invalid bytes replaced"},
+      {std::string("\0\x7F\xFF\xFF\0\0\0A", 8), "UCS-4",
+       "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+       "A",
+       "charset UCS-4: invalid bytes replaced"},
+      // iconv options in a label are not passed on: an unknown charset.
+      {"caf\xE9", "utf-8//IGNORE", "caf\xC3\xA9", "charset utf-8//IGNORE: fell back"},
   };
   for (const auto& c : cases) {
     ConvertedText t = ConvertToUtf8(c.bytes, c.declared);
@@ -72,6 +86,19 @@ TEST(CharsetTest, NormalizesLabels) {
   EXPECT_EQ(NormalizeCharsetLabel("koi8-r"), "KOI8-R");
   EXPECT_TRUE(IsKnownCharset("KOI8-R"));
   EXPECT_FALSE(IsKnownCharset("X-NO-SUCH-CHARSET"));
+  EXPECT_EQ(NormalizeCharsetLabel("UTF]8"), "UTF-8");
+  EXPECT_EQ(NormalizeCharsetLabel("utf_8"), "UTF-8");
+  EXPECT_FALSE(IsKnownCharset("UTF-8//IGNORE"));
+  EXPECT_FALSE(IsKnownCharset("ISO-10646/UTF8/"));
+}
+
+TEST(CharsetTest, ToValidUtf8ReplacesEachInvalidByte) {
+  bool replaced = false;
+  EXPECT_EQ(ToValidUtf8("caf\xC3\xA9", &replaced), "caf\xC3\xA9");
+  EXPECT_FALSE(replaced);
+  EXPECT_EQ(ToValidUtf8("a\xC3(\xED\xA0\x80", &replaced),
+            "a\xEF\xBF\xBD(\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // cut, surrogate
+  EXPECT_TRUE(replaced);
 }
 
 TEST(CharsetTest, Utf8PrefixNeverSplitsASequence) {

@@ -344,8 +344,10 @@ void DecodeRun::DecodeHeaders(GMimeObject* object, DecodedMessage* out) {
     out->date_valid = true;
     if (!date.problem.empty()) Problem(date.problem);
   } else {
-    Problem(out->date_raw.empty() ? "date missing"
-                                  : "date unparseable: " + out->date_raw.substr(0, 80));
+    Problem(out->date_raw.empty()
+                ? "date missing"
+                : "date unparseable: " +
+                      out->date_raw.substr(0, Utf8PrefixLength(out->date_raw, 80)));
   }
   // Header text counts against the output budget (it cannot be cut usefully).
   size_t header_bytes = out->subject.size() + out->date_raw.size() + out->message_id.size();
@@ -732,6 +734,23 @@ void NotePreamble(const Preamble& p, DecodedMessage* result) {
   if (p.blank_lines) result->problems.push_back("blank lines before the header skipped");
 }
 
+// The final guarantee of the API: every text field is valid UTF-8. Each field is
+// already decoded to UTF-8 on its own path; a repair here means one of those paths
+// let invalid bytes through, and is listed as a problem (the fuzz target fails on it).
+void EnsureValidUtf8(DecodedMessage* result) {
+  std::vector<std::string> repaired;
+  ForEachTextField(*result, [&](const std::string& field, std::string& text) {
+    if (IsValidUtf8(text)) return;
+    text = ToValidUtf8(text);
+    if (std::find(repaired.begin(), repaired.end(), field) == repaired.end()) {
+      repaired.push_back(field);
+    }
+  });
+  for (const std::string& field : repaired) {
+    result->problems.push_back(std::string(kRepairedUtf8Problem) + field);
+  }
+}
+
 }  // namespace
 
 Result<DecodedMessage> DecodeMessage(std::string_view canonical_bytes,
@@ -754,6 +773,7 @@ Result<DecodedMessage> DecodeMessage(std::string_view canonical_bytes,
     result.truncated = true;
     result.problems.push_back("truncated: message larger than 4 GiB");
   }
+  EnsureValidUtf8(&result);
   return result;
 }
 
@@ -770,6 +790,7 @@ Result<DecodedMessage> DecodeMessageFile(const std::string& path, const DecodeOp
       g_mime_stream_substream(stream.get(), static_cast<gint64>(preamble.length), -1));
   DecodedMessage result = DecodeFromStream(body.get(), std::string_view(), options);
   NotePreamble(preamble, &result);
+  EnsureValidUtf8(&result);
   return result;
 }
 

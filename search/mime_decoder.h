@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -107,6 +108,42 @@ struct DecodedMessage {
 
   bool HasProblem(std::string_view prefix) const;
 };
+
+// Calls `fn(field, text)` for every text field of `m` and of its inner messages:
+// addresses, subject, ids, date_raw, body_text, attachment fields and problems.
+// `field` names it ("subject", "to.name", "attachments.text", ...). `Message` is
+// DecodedMessage or const DecodedMessage. Every such text is valid UTF-8 whatever
+// the input: DecodeMessage checks them all on the way out.
+template <typename Message, typename Fn>
+void ForEachTextField(Message& m, Fn&& fn) {
+  const std::pair<const char*, decltype(&m.from)> address_lists[] = {
+      {"from", &m.from}, {"to", &m.to}, {"cc", &m.cc}, {"bcc", &m.bcc}};
+  for (const auto& [name, list] : address_lists) {
+    for (auto& a : *list) {
+      fn(std::string(name) + ".name", a.name);
+      fn(std::string(name) + ".address", a.address);
+    }
+  }
+  fn("subject", m.subject);
+  fn("message_id", m.message_id);
+  fn("date_raw", m.date_raw);
+  fn("in_reply_to", m.in_reply_to);
+  for (auto& r : m.references) fn("references", r);
+  fn("body_text", m.body_text);
+  for (auto& a : m.attachments) {
+    fn("attachments.filename", a.filename);
+    fn("attachments.content_type", a.content_type);
+    fn("attachments.text", a.text);
+    fn("attachments.converter", a.converter);
+  }
+  for (auto& p : m.problems) fn("problems", p);
+  for (auto& inner : m.inner_messages) ForEachTextField(inner, fn);
+}
+
+// The problem line DecodeMessage adds when its final check had to repair invalid
+// UTF-8 that escaped the decoding of a field (a decoder bug: the fuzz target
+// treats it as a crash), followed by the field's name.
+inline constexpr std::string_view kRepairedUtf8Problem = "internal: invalid UTF-8 repaired in ";
 
 // Decodes `canonical_bytes` (CRLF lines; LF alone is accepted too). Never returns
 // an error for bad content; errors are only for the caller's mistakes (none today),

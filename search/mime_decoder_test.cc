@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <string>
 
+#include "search/charset.h"
 #include "search/gmime_handle.h"
+#include "search/rfc2047.h"
 #include "tests/testing.h"
 
 namespace mailvault {
@@ -31,6 +33,15 @@ DecodedMessage DecodeData(const std::string& name) {
 
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// Every text field of `m` (inner messages included) is valid UTF-8 on its own
+// decoding path: DecodeMessage's final check did not have to repair any.
+void ExpectAllValidUtf8(const DecodedMessage& m, const std::string& what) {
+  ForEachTextField(m, [&](const std::string& field, const std::string& text) {
+    EXPECT_TRUE(IsValidUtf8(text)) << what << ": " << field;
+  });
+  EXPECT_FALSE(m.HasProblem(kRepairedUtf8Problem)) << what;
 }
 
 struct SubjectCase {
@@ -340,6 +351,58 @@ TEST(MimeDecoderTest, PdfAttachmentTextIsExtracted) {
   EXPECT_EQ(m.attachments[0].text, "");
 }
 
+// Regression test for the fuzzer's crash-c7516dde (tests/data/mime/README.md): an
+// encoded word in a charset spelled `UTF]8`. NormalizeCharsetLabel did not see
+// UTF-8 in it, so the bytes went to iconv, which glibc resolves to UTF-8 and then
+// copies UTF-8 to UTF-8 without checking: the invalid bytes of the word came out
+// in the subject. Now every spelling of UTF-8 is validated, iconv's output is
+// checked, and DecodeMessage checks every field on the way out.
+TEST(MimeDecoderTest, FuzzCrashUtf8CharsetAliasLetInvalidUtf8Through) {
+  const std::string crash =
+      testing::ReadFile(testing::TestData("mime/fuzz__crash-c7516dde-utf8-charset-alias.eml"));
+  ExpectAllValidUtf8(Decode(crash), "crash input");
+  std::vector<std::string> problems;
+  EXPECT_TRUE(IsValidUtf8(DecodeHeaderText(crash, "windows-1252", &problems)));
+  EXPECT_TRUE(IsValidUtf8(NormalizeEncodedWords(crash, "windows-1252", &problems)));
+
+  // The same shape, minimal: invalid bytes ("a" F8 81 BF 99 A8 "b", a 5-byte form)
+  // in words whose charset names UTF-8 in ways iconv accepts, in every field that
+  // decodes encoded words; and UCS-4 above U+10FFFF (iconv writes 6-byte forms).
+  auto fffd = [](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += "\xEF\xBF\xBD";
+    return s;
+  };
+  for (const std::string label : {"UTF]8", "utf_8", "UTF8", "UTF-8//IGNORE", "ISO-10646/UTF8/"}) {
+    const std::string word = "=?" + label + "?B?YfuBv5moYg==?=";
+    DecodedMessage m = Decode(
+        Msg("From: " + word + " <a@example.com>\nTo: " + word + "\nSubject: " + word +
+            "\nDate: " + word + "\nContent-Type: text/plain; name=\"" + word + ".txt\"\n\nbody\n"));
+    ExpectAllValidUtf8(m, label);
+    ASSERT_EQ(m.from.size(), 1u) << label;
+    ASSERT_EQ(m.attachments.size(), 1u) << label;
+    if (label.find('/') == std::string::npos) {  // UTF-8, however spelled
+      EXPECT_EQ(m.subject, "a" + fffd(5) + "b") << label;
+      EXPECT_EQ(m.from[0].name, m.subject) << label;
+      EXPECT_EQ(m.attachments[0].filename, m.subject + ".txt") << label;
+      EXPECT_TRUE(m.HasProblem("encoded word: charset " + label + ": invalid bytes replaced"))
+          << label;
+    } else {  // iconv options are never passed on: an unknown charset
+      EXPECT_TRUE(m.HasProblem("encoded word: charset " + label + ": fell back to")) << label;
+    }
+  }
+  DecodedMessage ucs4 = Decode(Msg("Subject: =?UCS-4?B?AH///wAAAEE=?=\n\nbody\n"));
+  ExpectAllValidUtf8(ucs4, "UCS-4");
+  EXPECT_EQ(ucs4.subject, fffd(5) + "A");  // iconv's F8 9F BF BF BF, byte by byte
+
+  // Problem lines are returned text too: a charset label of invalid bytes, and an
+  // unparseable date whose first 80 bytes end inside a character.
+  DecodedMessage labels = Decode(
+      Msg("Subject: =?\xFF\xFE?Q?caf=E9?=\nDate: " + std::string(79, 'x') + "\xC3\xA9\n\nbody\n"));
+  ExpectAllValidUtf8(labels, "labels");
+  EXPECT_TRUE(labels.HasProblem("date unparseable: " + std::string(79, 'x')));
+}
+
 // Hostile input: every case returns, within bounded time, without crashing.
 TEST(MimeDecoderTest, HostileInputIsBounded) {
   std::string deep;
@@ -430,6 +493,7 @@ TEST(MimeDecoderTest, SweepOfTestData) {
     auto start = steady_clock::now();
     DecodedMessage m = Decode(testing::ReadFile(entry.path().string()));
     EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(10)) << entry.path();
+    ExpectAllValidUtf8(m, entry.path().string());
     EXPECT_FALSE(m.subject.empty() && m.body_text.empty() && m.attachments.empty() &&
                  m.inner_messages.empty())
         << entry.path() << " decoded to nothing";
