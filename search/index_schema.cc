@@ -1,0 +1,78 @@
+// The parts of the index schema that are code rather than constants.
+#include "search/index_schema.h"
+
+#include <charconv>
+
+#include "base/sha256.h"
+
+namespace mailvault::index_schema {
+namespace {
+
+// Xapian's limit is 245 bytes per term; keep a margin.
+constexpr size_t kMaxTermBytes = 240;
+
+void AppendField(std::string* out, std::string_view key, std::string_view value) {
+  out->append(key);
+  out->push_back('=');
+  for (char c : value) out->push_back(c == '\n' || c == '\r' ? ' ' : c);
+  out->push_back('\n');
+}
+
+}  // namespace
+
+std::string BooleanTerm(std::string_view prefix, std::string_view value) {
+  std::string term(prefix);
+  if (prefix.size() + value.size() <= kMaxTermBytes) {
+    term.append(value);
+  } else {
+    term += "#" + ToHex(Sha256::Of(value));
+  }
+  return term;
+}
+
+Status CheckSchemaVersion(std::string_view stored_version, uint64_t doc_count,
+                          std::string_view index_dir) {
+  if (stored_version == std::to_string(kSchemaVersion)) return Status::Ok();
+  if (stored_version.empty() && doc_count == 0) return Status::Ok();
+  return Status::Unsupported(
+      "search index " + std::string(index_dir) + " has schema version " +
+      (stored_version.empty() ? std::string("(none)") : std::string(stored_version)) +
+      ", this mailvault reads version " + std::to_string(kSchemaVersion) +
+      "; run `mailvault reindex` to rebuild it from the archive");
+}
+
+std::string SerializeDocumentData(const DocumentData& data) {
+  std::string out;
+  AppendField(&out, "id", data.id);
+  AppendField(&out, "date", std::to_string(data.date));
+  AppendField(&out, "from", data.from);
+  AppendField(&out, "subject", data.subject);
+  AppendField(&out, "text", data.text);
+  return out;
+}
+
+DocumentData ParseDocumentData(std::string_view serialized) {
+  DocumentData data;
+  while (!serialized.empty()) {
+    size_t nl = serialized.find('\n');
+    std::string_view line = serialized.substr(0, nl);
+    serialized = nl == std::string_view::npos ? std::string_view() : serialized.substr(nl + 1);
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, eq), value = line.substr(eq + 1);
+    if (key == "id") {
+      data.id = value;
+    } else if (key == "date") {
+      std::from_chars(value.data(), value.data() + value.size(), data.date);
+    } else if (key == "from") {
+      data.from = value;
+    } else if (key == "subject") {
+      data.subject = value;
+    } else if (key == "text") {
+      data.text = value;
+    }
+  }
+  return data;
+}
+
+}  // namespace mailvault::index_schema

@@ -1,0 +1,99 @@
+// IndexSearcher: runs a query (search/query.h) on the index and returns one
+// page of results with the total, highlighted snippets and facets. What the CLI's
+// `search` and the web API's /api/search answer.
+//
+// Reads only what the indexer committed; opening takes no lock, so searches run
+// while an Indexer writes. Every Xapian exception is caught here: a malformed
+// query is kInvalidArgument ("column N: ..."), an index of an unknown schema
+// kUnsupported (run `mailvault reindex`), a missing index kNotFound.
+//
+// Thread-safety: one IndexSearcher per thread (Xapian::Database is not
+// thread-safe); open one per request or per worker.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace mailvault {
+
+enum class SearchSort {
+  kDate,       // newest first (default), then relevance
+  kRelevance,  // best first, then newest
+};
+
+struct SearchOptions {
+  SearchSort sort = SearchSort::kDate;
+  uint64_t offset = 0;
+  uint64_t limit = 20;  // results on this page
+  // "Now" for relative dates (unix seconds): pass Clock::NowUnixSeconds().
+  int64_t now = 0;
+  std::string stem_language = "english";  // as the indexer's
+  // Totals and facets are exact when the query matches at most this many
+  // messages; beyond it they are Xapian's estimates (total_exact false).
+  uint64_t exact_up_to = 100000;
+  bool facets = true;
+  size_t facet_values = 20;  // most frequent values per facet (years: all, newest first)
+  size_t snippet_bytes = 200;
+  // Put around each matched word in snippets. The snippet text itself is
+  // HTML-escaped by Xapian (&, <, > become entities), so with the defaults a
+  // snippet is safe HTML.
+  std::string highlight_start = "<b>";
+  std::string highlight_end = "</b>";
+};
+
+struct SearchHit {
+  std::string id;       // lowercase hex SHA-256: `mailvault cat ID`
+  int64_t date = 0;     // unix seconds (UTC)
+  std::string from;     // "Name <address>" of the first From address
+  std::string subject;
+  std::string snippet;  // HTML-escaped text with highlight markers (see SearchOptions)
+  double relevance = 0;  // Xapian weight (0 for queries of filters only)
+};
+
+struct FacetValue {
+  std::string value;
+  uint64_t count = 0;
+  bool operator==(const FacetValue&) const = default;
+};
+
+struct SearchFacets {
+  std::vector<FacetValue> account;        // POP3 account (imported messages have none)
+  std::vector<FacetValue> sender_domain;  // domain of the first From address
+  std::vector<FacetValue> year;           // UTC year of the date, newest first
+};
+
+struct SearchResults {
+  uint64_t total = 0;
+  bool total_exact = true;
+  std::vector<SearchHit> hits;
+  SearchFacets facets;  // empty unless SearchOptions::facets
+};
+
+class IndexSearcher {
+ public:
+  // Opens the index in `index_dir` for reading.
+  static Result<std::unique_ptr<IndexSearcher>> Open(const std::string& index_dir);
+  ~IndexSearcher();
+  IndexSearcher(const IndexSearcher&) = delete;
+  IndexSearcher& operator=(const IndexSearcher&) = delete;
+
+  Result<SearchResults> Search(std::string_view query, const SearchOptions& options);
+  // The ids of every match, unsorted (for exports and tests).
+  Result<std::vector<std::string>> MatchingIds(std::string_view query, const SearchOptions& options);
+  // Reopens to see batches committed since Open (Xapian readers see a snapshot).
+  Status Refresh();
+  Result<uint64_t> DocumentCount();
+
+ private:
+  struct State;
+  IndexSearcher(std::string index_dir);
+  std::string index_dir_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mailvault

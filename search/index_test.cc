@@ -1,0 +1,597 @@
+// The index on real mail: the repository's corpus (tests/data/corpus and
+// tests/data/mime) plus a few messages made here for facts the corpus lacks (a
+// PDF attachment, a Latin-1 body, an HTML-only body with script and style, a
+// POP3 account). A table of queries with the messages each MUST and MUST NOT
+// return; reindex gives identical results; a crash mid-batch (a child process
+// that _exit()s with a batch open) is resumed with every message indexed once.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xapian.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "archive/archive.h"
+#include "archive/mail_import.h"
+#include "base/sha256.h"
+#include "search/index_schema.h"
+#include "search/index_search.h"
+#include "search/indexer.h"
+#include "tests/testing.h"
+
+namespace mailvault {
+namespace {
+
+using testing::TestData;
+
+std::string Base64(const std::string& in) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
+    if (out.size() % 77 == 76) out += "\n";
+  }
+  if (i < in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// Messages made here; each fact below is stated in its text.
+std::map<std::string, std::string> MadeMessages() {
+  std::map<std::string, std::string> m;
+  m["pdf"] =
+      "From: Billing Dept <billing@acme.example>\nTo: Carol Client <carol@client.example>\n"
+      "Cc: Dave Auditor <dave@audit.example>\nBcc: Erin Hidden <erin@hidden.example>\n"
+      "Subject: Your invoice for March\nDate: Tue, 14 Mar 2023 10:00:00 +0000\n"
+      "Message-ID: <pdf-1@acme.example>\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/mixed; boundary=b1\n\n"
+      "--b1\nContent-Type: text/plain\n\nPlease pay within thirty days.\n"
+      "--b1\nContent-Type: application/pdf; name=\"invoice.pdf\"\n"
+      "Content-Disposition: attachment; filename=\"invoice.pdf\"\n"
+      "Content-Transfer-Encoding: base64\n\n" +
+      Base64(testing::ReadFile(TestData("mime/invoice.pdf"))) + "\n--b1--\n";
+  m["latin1"] =
+      "From: Hans Huber <hans@example.de>\nTo: Carol Client <carol@client.example>\n"
+      "Subject: Latin-1 greeting\nDate: Thu, 01 Jul 2021 08:00:00 +0200\n"
+      "Message-ID: <latin1-1@example.de>\nMIME-Version: 1.0\n"
+      "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n"
+      "Gr\xfc\xdf" "e aus M\xfcnchen und ein Caf\xe9 f\xfcr alle.\n";
+  m["html"] =
+      "From: Boss <boss@corp.example>\nTo: Team <team@corp.example>\n"
+      "Subject: Meeting\nDate: Wed, 30 Nov 2022 09:00:00 +0000\n"
+      "Message-ID: <html-1@corp.example>\nMIME-Version: 1.0\n"
+      "Content-Type: text/html; charset=utf-8\n\n"
+      "<html><head><title>secrettitle</title><style>.secretstyle{color:red}</style>"
+      "<script>var hiddenscript = 1;</script></head>"
+      "<body><p>Quarterly <b>budget</b> meeting &amp; agenda</p></body></html>\n";
+  m["encoded"] =
+      "From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <juergen@example.de>\n"
+      "To: Carol Client <carol@client.example>\n"
+      "Subject: =?UTF-8?B?UmVjaG51bmcgZsO8ciBNw6Ryeg==?=\n"
+      "Date: Fri, 30 Jun 2023 18:00:00 +0000\nMessage-ID: <encoded-1@example.de>\n\n"
+      "Anbei die Unterlagen.\n";
+  m["japanese"] =
+      "From: Tanaka <tanaka@example.jp>\nTo: Carol Client <carol@client.example>\n"
+      "Subject: =?UTF-8?B?5Lya6K2w?=\nDate: Mon, 02 Jan 2023 01:00:00 +0900\n"
+      "Message-ID: <ja-1@example.jp>\nContent-Type: text/plain; charset=utf-8\n\n"
+      "会議の議事録を送ります。\n";
+  return m;
+}
+
+const char kPop3Message[] =
+    "From: Ops <ops@pop.example>\r\nTo: Carol Client <carol@client.example>\r\n"
+    "Subject: rotation schedule\r\nDate: Fri, 05 Jan 2024 12:00:00 +0000\r\n"
+    "Message-ID: <pop-1@pop.example>\r\n\r\nThe on-call rotation for January.\r\n";
+
+std::set<std::string> AllIds(Archive& archive) {
+  std::set<std::string> ids;
+  EXPECT_TRUE(archive
+                  .ForEachMessage([&](const MessageInfo& info) {
+                    ids.insert(ToHex(info.id));
+                    return Status::Ok();
+                  })
+                  .ok());
+  return ids;
+}
+
+// One archive for the whole suite (importing and indexing the corpus is the
+// slow part); tests that change the index use their own copies.
+class CorpusIndexTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    ArchiveOptions o;
+    o.data_dir = dir_->path() + "/data";
+    o.create = true;
+    auto archive = Archive::Open(o);
+    ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+    archive_ = archive->release();
+
+    // Named messages first, one at a time, to learn each one's archive id.
+    std::map<std::string, std::string> files;
+    for (const auto& [name, text] : MadeMessages()) {
+      std::string path = dir_->path() + "/" + name + ".eml";
+      testing::WriteFile(path, text);
+      files[name] = path;
+    }
+    for (const char* corpus_file :
+         {"mime/spamassassin__spam_2__00977.6b7587a392363b73c8312b72b4972c24.eml",
+          "mime/spamassassin__spam_2__00789.ffe4e3c5dc50f5a9ac33a653b5f8b566.eml",
+          "mime/ruby-mail__multi_charset__ks_c_5601-1987.eml",
+          "mime/spamassassin-testdata__nice__cjk__iso-2022-jp.1.eml",
+          "mime/ruby-mail__multi_charset__japanese_iso_2022.eml",
+          "corpus/ruby-mail/attachment_emails/attachment_with_quoted_filename.eml",
+          "corpus/stalwart-mail-parser/legacy/045.eml"}) {
+      std::string name = corpus_file;
+      name = name.substr(name.rfind('/') + 1);
+      files[name] = TestData(corpus_file);
+    }
+    for (const auto& [name, path] : files) {
+      std::set<std::string> before = AllIds(*archive_);
+      MailImporter importer(archive_, ImportOptions());
+      ASSERT_TRUE(importer.Import(path).ok()) << path;
+      ASSERT_TRUE(importer.Finish().ok());
+      std::set<std::string> after = AllIds(*archive_);
+      for (const std::string& id : after) {
+        if (!before.count(id)) (*ids_)[name] = id;
+      }
+      ASSERT_TRUE(ids_->count(name)) << name << " added no message";
+    }
+    // A message collected by POP3, so that it has an account.
+    {
+      auto batch = archive_->NewBatch();
+      ASSERT_TRUE(batch->BeginMessage().ok());
+      ASSERT_TRUE(batch->Write(kPop3Message).ok());
+      Provenance p;
+      p.kind = ProvenanceKind::kPop3;
+      p.source = "work-pop3";
+      p.key = "uidl-1";
+      auto done = batch->FinishMessage(p);
+      ASSERT_TRUE(done.ok());
+      ASSERT_TRUE(batch->Commit().ok());
+      (*ids_)["pop3"] = ToHex(done->id);
+    }
+    // Then everything else.
+    MailImporter importer(archive_, ImportOptions());
+    ASSERT_TRUE(importer.Import(TestData("corpus")).ok());
+    ASSERT_TRUE(importer.Import(TestData("mime")).ok());
+    ASSERT_TRUE(importer.Finish().ok());
+
+    auto start = std::chrono::steady_clock::now();
+    auto indexer = Indexer::Open(IndexDirectory(o.data_dir), IndexerOptions());
+    ASSERT_TRUE(indexer.ok()) << indexer.status().ToString();
+    auto report = (*indexer)->IndexPending(*archive_);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    index_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    indexed_ = report->indexed;
+  }
+  static void TearDownTestSuite() {
+    delete archive_;
+    delete dir_;
+  }
+
+  void EveryMessageIsIndexedOnce();
+  void QueriesReturnKnownFacts();
+  void IdPrefixFindsTheArchiveId();
+  void SortPagingSnippetsAndFacets();
+  void ReindexGivesIdenticalResults();
+
+  static std::string Id(const std::string& name) {
+    auto it = ids_->find(name);
+    EXPECT_NE(it, ids_->end()) << name;
+    return it == ids_->end() ? "" : it->second;
+  }
+  static std::string IndexDir() { return IndexDirectory(dir_->path() + "/data"); }
+
+  static inline testing::TempDir* dir_ = nullptr;
+  static inline Archive* archive_ = nullptr;
+  static inline std::map<std::string, std::string>* ids_ = new std::map<std::string, std::string>;
+  static inline double index_seconds_ = 0;
+  static inline uint64_t indexed_ = 0;
+};
+
+struct Fact {
+  std::string query;
+  std::vector<std::string> must;      // names of messages it must return
+  std::vector<std::string> must_not;  // ... and must not
+};
+
+const char* kBig5 = "spamassassin__spam_2__00977.6b7587a392363b73c8312b72b4972c24.eml";
+const char* kHtmlSpam = "spamassassin__spam_2__00789.ffe4e3c5dc50f5a9ac33a653b5f8b566.eml";
+const char* kKorean = "ruby-mail__multi_charset__ks_c_5601-1987.eml";
+const char* kSjisAttachment = "spamassassin-testdata__nice__cjk__iso-2022-jp.1.eml";
+const char* kJapaneseSubject = "ruby-mail__multi_charset__japanese_iso_2022.eml";
+const char* kRfc2231Latin1 = "attachment_with_quoted_filename.eml";
+const char* kRfc2231Quoted = "045.eml";
+
+std::vector<Fact> Facts() {
+  return {
+      // Each prefix.
+      {"from:billing", {"pdf"}, {"latin1", "html"}},
+      {"from:\"billing@acme.example\"", {"pdf"}, {"latin1"}},
+      {"from:müller", {"encoded"}, {"pdf"}},  // RFC 2047 display name
+      {"to:carol", {"pdf", "latin1", "encoded", "pop3"}, {"html"}},
+      {"cc:dave", {"pdf"}, {"latin1"}},
+      {"bcc:erin", {"pdf"}, {"latin1"}},
+      {"to:dave", {}, {"pdf"}},  // Cc is not To
+      {"subject:invoice", {"pdf"}, {"latin1"}},
+      {"subject:meeting", {"html"}, {"pdf"}},
+      {"id:<pdf-1@acme.example>", {"pdf"}, {"latin1"}},
+      {"id:html-1@corp.example", {"html"}, {"pdf"}},
+      {"filename:invoice", {"pdf"}, {"latin1"}},
+      {"filename:invoice.pdf", {"pdf"}, {"latin1"}},
+      {"type:application/pdf", {"pdf"}, {"html"}},
+      {"has:attachment", {"pdf", kRfc2231Latin1}, {"latin1", "html", "pop3"}},
+      {"account:work-pop3", {"pop3"}, {"pdf"}},
+      {"account:work*", {"pop3"}, {"pdf"}},
+      // Dates and sizes.
+      {"date:2023-01-01..2023-06-30", {"pdf", "encoded", "japanese"}, {"latin1", "html", "pop3"}},
+      {"date:2021", {"latin1"}, {"pdf"}},
+      {"date:..2022-12-31", {"latin1", "html"}, {"pdf", "pop3"}},
+      {"size:>500 from:billing", {"pdf"}, {}},
+      {"size:<100 from:billing", {}, {"pdf"}},
+      // An encoded-word subject (RFC 2047 base64, UTF-8) and big5 (Q).
+      {"subject:märz", {"encoded"}, {"pdf"}},
+      {"subject:rechnung", {"encoded"}, {"pdf"}},
+      {"subject:找我", {kBig5}, {"japanese"}},
+      {"subject:まみむめも", {kJapaneseSubject}, {kBig5}},
+      // A non-UTF-8 body: Latin-1, and Korean in ks_c_5601-1987.
+      {"münchen", {"latin1"}, {"pdf"}},
+      {"café", {"latin1"}, {"pdf"}},
+      {"스티해", {kKorean}, {"latin1"}},
+      // RFC 2231 file names (ISO-8859-1, percent-encoded).
+      {"filename:eelanalüüsi", {kRfc2231Latin1}, {"pdf"}},
+      {"filename:hasenundfrösche", {kRfc2231Quoted}, {"pdf"}},
+      // HTML only: text is found, script, style and title are not.
+      {"budget agenda", {"html"}, {"pdf"}},
+      {"secretstyle OR hiddenscript OR secrettitle", {}, {"html"}},
+      {"деньги", {kHtmlSpam}, {"html"}},
+      // Text inside a PDF attachment (pdftotext).
+      {"zebrafish", {"pdf"}, {"latin1"}},
+      {"\"zebrafish invoice 4711\"", {"pdf"}, {}},
+      // CJK words (n-grams): body, attachment text, UTF-8 subject.
+      {"創業", {kBig5}, {"japanese"}},
+      {"議事録", {"japanese"}, {kBig5}},
+      {"形式", {kSjisAttachment}, {"japanese"}},
+      {"subject:会議", {"japanese"}, {kBig5}},
+      // Phrases, booleans, wildcards, stemming.
+      {"\"pay within thirty\"", {"pdf"}, {}},
+      {"\"thirty within pay\"", {}, {"pdf"}},
+      {"zebrafish OR agenda", {"pdf", "html"}, {"latin1"}},
+      {"invoice -zebrafish", {}, {"pdf"}},
+      {"invoice NOT zebrafish", {}, {"pdf"}},
+      {"zebra*", {"pdf"}, {"html"}},
+      {"paying", {"pdf"}, {}},  // stems to "pay"
+      {"rotation", {"pop3"}, {"pdf"}},
+  };
+}
+
+void CorpusIndexTest::EveryMessageIsIndexedOnce() {
+  std::set<std::string> all = AllIds(*archive_);
+  EXPECT_EQ(indexed_, all.size());
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok()) << searcher.status().ToString();
+  EXPECT_EQ(*(*searcher)->DocumentCount(), all.size());
+  auto everything = (*searcher)->MatchingIds("*", SearchOptions());
+  ASSERT_TRUE(everything.ok());
+  EXPECT_EQ(std::set<std::string>(everything->begin(), everything->end()), all);
+  std::printf("indexed %zu messages in %.1f s\n", all.size(), index_seconds_);
+}
+
+void CheckFacts(IndexSearcher& searcher, const std::map<std::string, std::string>& ids) {
+  SearchOptions o;
+  for (const Fact& f : Facts()) {
+    auto found = searcher.MatchingIds(f.query, o);
+    ASSERT_TRUE(found.ok()) << f.query << ": " << found.status().ToString();
+    std::set<std::string> got(found->begin(), found->end());
+    for (const std::string& name : f.must) {
+      EXPECT_TRUE(got.count(ids.at(name))) << "[" << f.query << "] must return " << name;
+    }
+    for (const std::string& name : f.must_not) {
+      EXPECT_FALSE(got.count(ids.at(name))) << "[" << f.query << "] must not return " << name;
+    }
+  }
+}
+
+void CorpusIndexTest::QueriesReturnKnownFacts() {
+  // pdftotext is a build dependency (scripts/install-deps.sh); without it the
+  // PDF facts fail, which is the point.
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok()) << searcher.status().ToString();
+  CheckFacts(**searcher, *ids_);
+}
+
+void CorpusIndexTest::IdPrefixFindsTheArchiveId() {
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  std::string id = Id("latin1");
+  for (const std::string& q : {"id:" + id, "id:" + id.substr(0, 12)}) {
+    auto found = (*searcher)->MatchingIds(q, SearchOptions());
+    ASSERT_TRUE(found.ok()) << q;
+    EXPECT_EQ(*found, std::vector<std::string>{id}) << q;
+  }
+}
+
+void CorpusIndexTest::SortPagingSnippetsAndFacets() {
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  SearchOptions o;
+  o.limit = 3;
+  auto r = (*searcher)->Search("to:carol", o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto all_matches = (*searcher)->MatchingIds("to:carol", o);
+  ASSERT_TRUE(all_matches.ok());
+  EXPECT_EQ(r->total, all_matches->size());
+  EXPECT_GE(r->total, 5u);  // pdf, latin1, encoded, japanese, pop3 (+ corpus mail to a Carol)
+  EXPECT_TRUE(r->total_exact);
+  ASSERT_EQ(r->hits.size(), 3u);
+  // Newest first: pop3 (2024-01-05), encoded (2023-06-30), pdf (2023-03-14).
+  EXPECT_EQ(r->hits[0].id, Id("pop3"));
+  EXPECT_EQ(r->hits[1].id, Id("encoded"));
+  EXPECT_EQ(r->hits[2].id, Id("pdf"));
+  EXPECT_EQ(r->hits[1].subject, "Rechnung für März");
+  EXPECT_EQ(r->hits[1].from, "Jürgen Müller <juergen@example.de>");
+  o.offset = 3;
+  auto page2 = (*searcher)->Search("to:carol", o);
+  ASSERT_TRUE(page2.ok());
+  EXPECT_EQ(page2->total, r->total);
+  ASSERT_GE(page2->hits.size(), 2u);
+  EXPECT_EQ(page2->hits[0].id, Id("japanese"));
+  EXPECT_EQ(page2->hits[1].id, Id("latin1"));
+
+  // Facets: counts per account, sender domain and year over all matches.
+  const std::vector<FacetValue> accounts = {{"work-pop3", 1}};
+  EXPECT_EQ(r->facets.account, accounts);
+  auto has = [](const std::vector<FacetValue>& v, const std::string& value, uint64_t count) {
+    return std::find(v.begin(), v.end(), FacetValue{value, count}) != v.end();
+  };
+  EXPECT_TRUE(has(r->facets.sender_domain, "acme.example", 1));
+  EXPECT_TRUE(has(r->facets.sender_domain, "example.de", 2));
+  EXPECT_TRUE(has(r->facets.year, "2023", 3));
+  EXPECT_TRUE(has(r->facets.year, "2024", 1));
+  ASSERT_FALSE(r->facets.year.empty());
+  EXPECT_EQ(r->facets.year.front().value, "2024");  // newest first
+
+  // Relevance order and a highlighted snippet.
+  o = SearchOptions();
+  o.sort = SearchSort::kRelevance;
+  auto rel = (*searcher)->Search("thirty days", o);
+  ASSERT_TRUE(rel.ok());
+  ASSERT_FALSE(rel->hits.empty());
+  EXPECT_EQ(rel->hits[0].id, Id("pdf"));
+  EXPECT_NE(rel->hits[0].snippet.find("<b>thirty</b> <b>days</b>"), std::string::npos)
+      << rel->hits[0].snippet;
+  EXPECT_GT(rel->hits[0].relevance, 0);
+
+  // Malformed queries are errors, not empty results.
+  auto bad = (*searcher)->Search("from:(", o);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+void CorpusIndexTest::ReindexGivesIdenticalResults() {
+  // Rebuild a copy so that the suite's index stays as it was.
+  testing::TempDir copy;
+  std::string index = copy.path() + "/index";
+  auto report = RebuildIndex(*archive_, index, IndexerOptions());
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(PathExists(index + ".new"));
+  auto original = IndexSearcher::Open(IndexDir());
+  auto rebuilt = IndexSearcher::Open(index);
+  ASSERT_TRUE(original.ok() && rebuilt.ok());
+  EXPECT_EQ(*(*rebuilt)->DocumentCount(), *(*original)->DocumentCount());
+  for (const Fact& f : Facts()) {
+    auto a = (*original)->MatchingIds(f.query, SearchOptions());
+    auto b = (*rebuilt)->MatchingIds(f.query, SearchOptions());
+    ASSERT_TRUE(a.ok() && b.ok()) << f.query;
+    EXPECT_EQ(std::set<std::string>(a->begin(), a->end()), std::set<std::string>(b->begin(), b->end()))
+        << f.query;
+  }
+  // A second rebuild replaces the first in place (the swap path).
+  auto again = RebuildIndex(*archive_, index, IndexerOptions());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto reopened = IndexSearcher::Open(index);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(*(*reopened)->DocumentCount(), *(*original)->DocumentCount());
+  CheckFacts(**reopened, *ids_);
+}
+
+// One test, not five: CTest runs every test in a process of its own, and each
+// would import and index the corpus again.
+TEST_F(CorpusIndexTest, IndexQueryAndReindexTheCorpus) {
+  {
+    SCOPED_TRACE("every message indexed once");
+    EveryMessageIsIndexedOnce();
+  }
+  {
+    SCOPED_TRACE("queries return known facts");
+    QueriesReturnKnownFacts();
+  }
+  {
+    SCOPED_TRACE("id prefix");
+    IdPrefixFindsTheArchiveId();
+  }
+  {
+    SCOPED_TRACE("sort, paging, snippets, facets");
+    SortPagingSnippetsAndFacets();
+  }
+  {
+    SCOPED_TRACE("reindex");
+    ReindexGivesIdenticalResults();
+  }
+}
+
+// ---- a small archive of its own for crash, schema and queue tests ----
+
+class SmallIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ArchiveOptions o;
+    o.data_dir = dir_.path() + "/data";
+    o.create = true;
+    auto archive = Archive::Open(o);
+    ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+    archive_ = std::move(*archive);
+    Add(20);
+  }
+  void Add(int n) {
+    auto batch = archive_->NewBatch();
+    for (int i = 0; i < n; ++i, ++added_) {
+      ASSERT_TRUE(batch->BeginMessage().ok());
+      std::string text = "From: sender" + std::to_string(added_) +
+                         "@example.com\nSubject: message number " + std::to_string(added_) +
+                         "\nDate: Mon, 01 Jan 2024 00:00:00 +0000\n\nbody word" +
+                         std::to_string(added_) + " common\n";
+      ASSERT_TRUE(batch->Write(text).ok());
+      Provenance p;
+      p.source = "test";
+      p.key = std::to_string(added_);
+      ASSERT_TRUE(batch->FinishMessage(p).ok());
+    }
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  std::string IndexDir() const { return IndexDirectory(dir_.path() + "/data"); }
+
+  // Indexes everything, then overwrites one metadata value behind the indexer's back.
+  void IndexAllThenSetMetadata(const std::string& key, const std::string& value) {
+    {
+      auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+      ASSERT_TRUE(indexer.ok());
+      ASSERT_TRUE((*indexer)->IndexPending(*archive_).ok());
+    }
+    Xapian::WritableDatabase db(IndexDir());
+    db.set_metadata(key, value);
+    db.commit();
+  }
+
+  // Every archived message is in the index exactly once, and nothing else is.
+  void ExpectIndexedExactlyOnce() {
+    std::set<std::string> all = AllIds(*archive_);
+    Xapian::Database db(IndexDir());
+    EXPECT_EQ(db.get_doccount(), all.size());
+    for (const std::string& id : all) {
+      EXPECT_EQ(db.get_termfreq(index_schema::kPrefixId + id), 1u) << id;
+    }
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Archive> archive_;
+  int added_ = 0;
+};
+
+TEST_F(SmallIndexTest, ResumesAfterACrashMidBatch) {
+  IndexerOptions o;
+  o.batch_messages = 6;
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child indexes one batch (6), then dies with the second batch open.
+    IndexerOptions crash = o;
+    crash.on_message = [](uint64_t handled) {
+      if (handled == 9) _exit(0);
+    };
+    auto indexer = Indexer::Open(IndexDir(), crash);
+    if (!indexer.ok()) _exit(2);
+    (void)(*indexer)->IndexPending(*archive_);
+    _exit(3);  // not reached
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  auto indexer = Indexer::Open(IndexDir(), o);
+  ASSERT_TRUE(indexer.ok()) << indexer.status().ToString();
+  EXPECT_EQ(*(*indexer)->DocumentCount(), 6u);  // only the committed batch
+  EXPECT_EQ(*(*indexer)->PendingCount(*archive_), 14u);
+  auto report = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->indexed, 14u);
+  EXPECT_FALSE(report->rescanned);
+  EXPECT_EQ(*(*indexer)->PendingCount(*archive_), 0u);
+  indexer->reset();
+  ExpectIndexedExactlyOnce();
+}
+
+TEST_F(SmallIndexTest, DrainsTheQueueInBoundedStepsAndPicksUpNewMail) {
+  IndexerOptions o;
+  o.batch_messages = 4;
+  auto indexer = Indexer::Open(IndexDir(), o);
+  ASSERT_TRUE(indexer.ok());
+  auto first = (*indexer)->IndexPending(*archive_, 7);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->indexed, 7u);
+  EXPECT_EQ(first->pending, 13u);
+  // A reader sees committed batches while the writer is open.
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  EXPECT_EQ((*searcher)->MatchingIds("common", SearchOptions())->size(), 7u);
+  auto rest = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->indexed, 13u);
+  Add(3);  // new mail after indexing: only it is pending
+  EXPECT_EQ(*(*indexer)->PendingCount(*archive_), 3u);
+  auto more = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(more.ok());
+  EXPECT_EQ(more->indexed, 3u);
+  auto none = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->indexed, 0u);
+  ASSERT_TRUE((*searcher)->Refresh().ok());
+  EXPECT_EQ((*searcher)->MatchingIds("common", SearchOptions())->size(), 23u);
+  indexer->reset();
+  ExpectIndexedExactlyOnce();
+}
+
+TEST_F(SmallIndexTest, LostQueuePositionRescansWithoutDuplicates) {
+  // As if the catalog were rebuilt in another order: the recorded last id no
+  // longer sits at the recorded position.
+  IndexAllThenSetMetadata(index_schema::kMetadataIndexedLastId, std::string(64, '0'));
+  auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+  ASSERT_TRUE(indexer.ok());
+  auto report = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->rescanned);
+  EXPECT_EQ(report->indexed, 0u);
+  EXPECT_EQ(report->skipped, 20u);
+  indexer->reset();
+  ExpectIndexedExactlyOnce();
+}
+
+TEST_F(SmallIndexTest, UnknownSchemaVersionIsRefusedWithAdvice) {
+  IndexAllThenSetMetadata(index_schema::kMetadataSchemaVersion, "99");
+  auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+  ASSERT_FALSE(indexer.ok());
+  EXPECT_EQ(indexer.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(indexer.status().message().find("mailvault reindex"), std::string::npos);
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_FALSE(searcher.ok());
+  EXPECT_EQ(searcher.status().code(), StatusCode::kUnsupported);
+  // reindex repairs it.
+  auto report = RebuildIndex(*archive_, IndexDir(), IndexerOptions());
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->indexed, 20u);
+  EXPECT_TRUE(IndexSearcher::Open(IndexDir()).ok());
+}
+
+TEST_F(SmallIndexTest, SecondWriterIsToldTheIndexIsBusy) {
+  auto first = Indexer::Open(IndexDir(), IndexerOptions());
+  ASSERT_TRUE(first.ok());
+  auto second = Indexer::Open(IndexDir(), IndexerOptions());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+}
+
+}  // namespace
+}  // namespace mailvault

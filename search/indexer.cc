@@ -1,0 +1,413 @@
+// The indexer: what goes into a document (schema in search/index_schema.h), the
+// queue position kept in Xapian metadata, batches as Xapian transactions.
+#include "search/indexer.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <xapian.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/sha256.h"
+#include "search/index_schema.h"
+
+namespace mailvault {
+namespace {
+
+namespace schema = index_schema;
+
+// Every Xapian exception becomes a Status here, with what we were doing.
+Status XapianStatus(const Xapian::Error& e, std::string_view what) {
+  std::string_view err = e.get_error_string() != nullptr ? e.get_error_string() : "";
+  std::string message = std::string(what) + ": " + e.get_type() + ": " + e.get_msg();
+  if (!err.empty()) message += " (" + std::string(err) + ")";
+  std::string_view type = e.get_type();
+  if (type == "DatabaseLockError") {
+    return Status::Unavailable(message + "; another process is writing the index");
+  }
+  if (type == "DatabaseCorruptError") {
+    return Status::Corruption(message + "; run `mailvault reindex`");
+  }
+  if (type == "DatabaseVersionError") {
+    return Status::Unsupported(message + "; run `mailvault reindex`");
+  }
+  if (err.find("No space") != std::string_view::npos) return Status::NoSpace(message);
+  return Status::IoError(message);
+}
+
+Result<std::unique_ptr<Xapian::WritableDatabase>> OpenWritable(const std::string& dir) {
+  try {
+    MV_RETURN_IF_ERROR(MakeDirs(std::filesystem::path(dir).parent_path().string()));
+    return std::make_unique<Xapian::WritableDatabase>(
+        dir, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "open search index " + dir);
+  }
+}
+
+// The longest prefix of `s` of at most `n` bytes that ends on a UTF-8 boundary.
+std::string_view Utf8Prefix(std::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string DisplayAddress(const MailAddress& a) {
+  if (a.name.empty()) return a.address;
+  if (a.address.empty()) return a.name;
+  return a.name + " <" + a.address + ">";
+}
+
+std::string YearOf(int64_t unix_seconds) {
+  using namespace std::chrono;
+  sys_days day{days{unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400}};
+  return std::to_string(static_cast<int>(year_month_day(day).year()));
+}
+
+// Writes one message's document. Not thread-safe (one TermGenerator).
+class DocumentBuilder {
+ public:
+  explicit DocumentBuilder(const std::string& language) {
+    generator_.set_stemmer(Xapian::Stem(language));
+    generator_.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+    generator_.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
+  }
+
+  // `decoded` is null when the archive could not read the message.
+  Xapian::Document Build(const MessageInfo& info, const DecodedMessage* decoded) {
+    Xapian::Document doc;
+    generator_.set_document(doc);
+    const std::string id = ToHex(info.id);
+    doc.add_boolean_term(schema::kPrefixId + id);
+
+    schema::DocumentData data;
+    data.id = id;
+    int64_t date = info.archived_at;
+    if (decoded != nullptr) {
+      const DecodedMessage& m = *decoded;
+      if (m.date_valid) date = m.date;
+      IndexMessageText(m, /*outer=*/true, &doc);
+      if (!m.message_id.empty()) {
+        doc.add_boolean_term(schema::BooleanTerm(schema::kPrefixMessageId, m.message_id));
+      }
+      if (!m.attachments.empty() || !m.inner_messages.empty()) {
+        doc.add_boolean_term(std::string(schema::kPrefixHas) + schema::kHasAttachment);
+      }
+      auto flag = [&](const char* f) { doc.add_boolean_term(std::string(schema::kPrefixFlag) + f); };
+      if (!m.problems.empty()) flag(schema::kFlagProblem);
+      if (m.structure_failed) flag(schema::kFlagStructureFailed);
+      if (m.budget_exceeded) flag(schema::kFlagBudgetExceeded);
+      if (m.truncated) flag(schema::kFlagTruncated);
+      if (!m.date_valid) flag(schema::kFlagNoDate);
+      if (!m.from.empty()) {
+        data.from = DisplayAddress(m.from[0]);
+        const std::string& address = m.from[0].address;
+        size_t at = address.rfind('@');
+        if (at != std::string::npos && at + 1 < address.size()) {
+          doc.add_value(schema::kSlotSenderDomain, Lower(address.substr(at + 1)));
+        }
+      }
+      data.subject = m.subject;
+      std::string_view text = m.body_text;
+      for (size_t i = 0; text.empty() && i < m.attachments.size(); ++i) text = m.attachments[i].text;
+      data.text = std::string(Utf8Prefix(text, schema::kSnippetTextBytes));
+    } else {
+      doc.add_boolean_term(std::string(schema::kPrefixFlag) + schema::kFlagUnreadable);
+      doc.add_boolean_term(std::string(schema::kPrefixFlag) + schema::kFlagNoDate);
+    }
+    data.date = date;
+
+    std::string first_account;
+    for (const Provenance& p : info.provenance) {
+      if (p.kind != ProvenanceKind::kPop3) continue;
+      doc.add_boolean_term(schema::BooleanTerm(schema::kPrefixAccount, p.source));
+      if (first_account.empty()) first_account = p.source;
+    }
+    doc.add_value(schema::kSlotDate, Xapian::sortable_serialise(static_cast<double>(date)));
+    doc.add_value(schema::kSlotSize,
+                  Xapian::sortable_serialise(static_cast<double>(info.raw_length)));
+    if (!first_account.empty()) doc.add_value(schema::kSlotAccount, first_account);
+    doc.add_value(schema::kSlotYear, YearOf(date));
+    doc.set_data(schema::SerializeDocumentData(data));
+    return doc;
+  }
+
+ private:
+  // Text indexed both under `prefix` and as free text, as its own "sentence"
+  // so that phrases do not run from one field into the next.
+  void Field(const std::string& text, const char* prefix) {
+    if (text.empty()) return;
+    if (prefix != nullptr) {
+      generator_.index_text(text, 1, prefix);
+      generator_.increase_termpos();
+    }
+    generator_.index_text(text);
+    generator_.increase_termpos();
+  }
+
+  void Addresses(const std::vector<MailAddress>& list, const char* prefix) {
+    for (const MailAddress& a : list) {
+      Field(a.name + " " + a.address, prefix);
+    }
+  }
+
+  // The outer message fills the field prefixes; inner (attached) messages add
+  // free text and their attachments' names and types.
+  void IndexMessageText(const DecodedMessage& m, bool outer, Xapian::Document* doc) {
+    Field(m.subject, outer ? schema::kPrefixSubject : nullptr);
+    Addresses(m.from, outer ? schema::kPrefixFrom : nullptr);
+    Addresses(m.to, outer ? schema::kPrefixTo : nullptr);
+    Addresses(m.cc, outer ? schema::kPrefixCc : nullptr);
+    Addresses(m.bcc, outer ? schema::kPrefixBcc : nullptr);
+    Field(m.body_text, nullptr);
+    for (const DecodedAttachment& a : m.attachments) {
+      Field(a.filename, schema::kPrefixFilename);
+      if (!a.content_type.empty()) {
+        doc->add_boolean_term(schema::BooleanTerm(schema::kPrefixAttachmentType, a.content_type));
+      }
+      Field(a.text, nullptr);
+    }
+    for (const DecodedMessage& inner : m.inner_messages) {
+      doc->add_boolean_term(schema::BooleanTerm(schema::kPrefixAttachmentType, "message/rfc822"));
+      IndexMessageText(inner, false, doc);
+    }
+  }
+
+  Xapian::TermGenerator generator_;
+};
+
+}  // namespace
+
+std::string IndexDirectory(const std::string& data_dir) { return data_dir + "/index"; }
+
+struct Indexer::State {
+  std::unique_ptr<Xapian::WritableDatabase> db;
+};
+
+Indexer::Indexer(std::string index_dir, IndexerOptions options)
+    : index_dir_(std::move(index_dir)), options_(std::move(options)), state_(new State) {}
+
+Indexer::~Indexer() {
+  if (state_ && state_->db) {
+    try {
+      state_->db->close();
+    } catch (const Xapian::Error& e) {
+      LogWarning("closing search index " + index_dir_ + ": " + e.get_msg());
+    }
+  }
+}
+
+Result<std::unique_ptr<Indexer>> Indexer::Open(const std::string& index_dir,
+                                               IndexerOptions options) {
+  std::unique_ptr<Indexer> indexer(new Indexer(index_dir, std::move(options)));
+  MV_ASSIGN_OR_RETURN(indexer->state_->db, OpenWritable(index_dir));
+  try {
+    Xapian::WritableDatabase& db = *indexer->state_->db;
+    std::string version = db.get_metadata(schema::kMetadataSchemaVersion);
+    MV_RETURN_IF_ERROR(schema::CheckSchemaVersion(version, db.get_doccount(), index_dir));
+    if (version.empty()) {
+      db.set_metadata(schema::kMetadataSchemaVersion, std::to_string(schema::kSchemaVersion));
+      db.commit();
+    }
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "open search index " + index_dir);
+  }
+  return indexer;
+}
+
+Result<uint64_t> Indexer::DocumentCount() {
+  try {
+    return static_cast<uint64_t>(state_->db->get_doccount());
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir_);
+  }
+}
+
+namespace {
+
+struct QueuePosition {
+  uint64_t count = 0;
+  std::string last_id;
+};
+
+Result<std::vector<MessageInfo>> ArrivalOrder(Archive& archive) {
+  std::vector<MessageInfo> all;
+  MV_RETURN_IF_ERROR(archive.ForEachMessage([&](const MessageInfo& info) {
+    all.push_back(info);
+    return Status::Ok();
+  }));
+  return all;
+}
+
+// Where the queue starts in `all`: the committed position when the archive's
+// order still agrees with it, else 0 (a rescan; *rescan set).
+uint64_t QueueStart(const Xapian::Database& db, const std::vector<MessageInfo>& all, bool* rescan) {
+  std::string count_text = db.get_metadata(schema::kMetadataIndexedCount);
+  std::string last_id = db.get_metadata(schema::kMetadataIndexedLastId);
+  uint64_t count = count_text.empty() ? 0 : std::strtoull(count_text.c_str(), nullptr, 10);
+  *rescan = false;
+  if (count == 0) return 0;
+  if (count <= all.size() && ToHex(all[count - 1].id) == last_id) return count;
+  *rescan = true;
+  return 0;
+}
+
+}  // namespace
+
+Result<uint64_t> Indexer::PendingCount(Archive& archive) {
+  MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
+  try {
+    bool rescan = false;
+    uint64_t start = QueueStart(*state_->db, all, &rescan);
+    return static_cast<uint64_t>(all.size() - start);
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir_);
+  }
+}
+
+Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
+  IndexReport report;
+  MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
+  Xapian::WritableDatabase& db = *state_->db;
+  DocumentBuilder builder(options_.stem_language);
+  uint64_t position = 0;
+  try {
+    position = QueueStart(db, all, &report.rescanned);
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir_);
+  }
+  if (report.rescanned) {
+    LogWarning("search index " + index_dir_ +
+               ": the archive's message order changed (catalog rebuilt?); checking every message");
+  }
+
+  uint64_t handled = 0;
+  bool in_transaction = false;
+  try {
+    while (position < all.size() && handled < limit) {
+      db.begin_transaction(/*flushed=*/true);
+      in_transaction = true;
+      uint64_t batch_messages = 0, batch_bytes = 0, batch_indexed = 0;
+      while (position < all.size() && handled < limit && batch_messages < options_.batch_messages &&
+             batch_bytes < options_.batch_bytes) {
+        const MessageInfo& listed = all[position];
+        const std::string id_term = schema::kPrefixId + ToHex(listed.id);
+        if (report.rescanned && db.term_exists(id_term)) {
+          ++report.skipped;
+        } else {
+          // Provenance (the account) comes from Info; listing gives none.
+          Result<MessageInfo> info = archive.Info(listed.id);
+          MessageInfo full = info.ok() ? *info : listed;
+          Result<DecodedMessage> decoded = DecodeArchived(archive, full);
+          if (!decoded.ok()) {
+            LogWarning("search index: message " + ToHex(listed.id) +
+                       " cannot be read from the archive, indexed by id only: " +
+                       decoded.status().ToString());
+            ++report.unreadable;
+          } else if (!decoded->problems.empty()) {
+            ++report.flagged;
+          }
+          Xapian::Document doc = builder.Build(full, decoded.ok() ? &*decoded : nullptr);
+          db.replace_document(id_term, doc);
+          ++batch_indexed;
+        }
+        batch_bytes += listed.raw_length;
+        ++batch_messages;
+        ++position;
+        ++handled;
+        if (options_.on_message) options_.on_message(handled);
+      }
+      db.set_metadata(schema::kMetadataIndexedCount, std::to_string(position));
+      db.set_metadata(schema::kMetadataIndexedLastId, ToHex(all[position - 1].id));
+      db.commit_transaction();
+      in_transaction = false;
+      report.indexed += batch_indexed;
+    }
+  } catch (const Xapian::Error& e) {
+    if (in_transaction) {
+      try {
+        db.cancel_transaction();
+      } catch (const Xapian::Error&) {
+        // The database is unusable; the error below says why.
+      }
+    }
+    return XapianStatus(e, "write search index " + index_dir_);
+  }
+  report.pending = all.size() - position;
+  return report;
+}
+
+Result<DecodedMessage> Indexer::DecodeArchived(Archive& archive, const MessageInfo& info) {
+  if (info.raw_length <= options_.max_in_memory_bytes) {
+    std::string bytes;
+    bytes.reserve(info.raw_length);
+    MV_RETURN_IF_ERROR(archive.ReadMessage(info.id, [&](std::string_view chunk) {
+      bytes.append(chunk);
+      return Status::Ok();
+    }));
+    return DecodeMessage(bytes, options_.decode);
+  }
+  // Large: through a private temporary file, so memory stays bounded.
+  std::string dir = options_.temp_dir;
+  if (dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  }
+  std::string path = dir + "/mailvault-index-XXXXXX";
+  UniqueFd fd(::mkstemp(path.data()));
+  if (!fd.valid()) return ErrnoToStatus(errno, "create temporary file in " + dir);
+  struct Remove {
+    std::string path;
+    ~Remove() { ::unlink(path.c_str()); }
+  } remove{path};
+  MV_RETURN_IF_ERROR(archive.ReadMessage(info.id, [&](std::string_view chunk) {
+    return WriteAll(fd.get(), chunk, "write " + path);
+  }));
+  return DecodeMessageFile(path, options_.decode);
+}
+
+Result<IndexReport> RebuildIndex(Archive& archive, const std::string& index_dir,
+                                 const IndexerOptions& options) {
+  namespace fs = std::filesystem;
+  // Hold the current index's write lock throughout, so that no other writer
+  // adds to the index that is about to be replaced.
+  MV_ASSIGN_OR_RETURN(std::unique_ptr<Xapian::WritableDatabase> current, OpenWritable(index_dir));
+  const std::string fresh = index_dir + ".new";
+  std::error_code ec;
+  fs::remove_all(fresh, ec);
+  if (ec) return ErrnoToStatus(ec.value(), "remove " + fresh);
+  IndexReport report;
+  {
+    MV_ASSIGN_OR_RETURN(std::unique_ptr<Indexer> indexer, Indexer::Open(fresh, options));
+    MV_ASSIGN_OR_RETURN(report, indexer->IndexPending(archive));
+  }
+  if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, index_dir.c_str(), RENAME_EXCHANGE) != 0) {
+    return ErrnoToStatus(errno, "swap " + fresh + " with " + index_dir);
+  }
+  // `fresh` now names the old index; its lock is still ours until `current` closes.
+  try {
+    current->close();
+  } catch (const Xapian::Error& e) {
+    LogWarning("closing the old search index: " + e.get_msg());
+  }
+  current.reset();
+  fs::remove_all(fresh, ec);
+  if (ec) LogWarning("could not remove the old search index " + fresh + ": " + ec.message());
+  return report;
+}
+
+}  // namespace mailvault
