@@ -6,6 +6,7 @@
 #include <string>
 
 #include "app/archive_commands.h"
+#include "app/collector_commands.h"
 
 namespace {
 
@@ -53,6 +54,40 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "messages, raw bytes, stored bytes, ratios");
   stats->add_flag("--json", stats_json, "one JSON document on stdout");
 
+  CollectFlags collect_flags;
+  auto* collect = app.add_subcommand("collect", "one collection run of every account (or one) now");
+  collect->add_flag("--json", collect_flags.json, "one JSON document on stdout");
+  collect->add_option("--account", collect_flags.account, "collect only this account");
+  collect->add_option("--commit-every", collect_flags.commit_every,
+                      "durable commit after this many messages (default 500)");
+
+  auto* account = app.add_subcommand("account", "POP3 accounts to collect");
+  account->require_subcommand(1);
+  AccountAddFlags account_add;
+  auto* account_add_cmd = account->add_subcommand("add", "add a POP3 account");
+  account_add_cmd->add_option("NAME", account_add.name, "account name")->required();
+  account_add_cmd->add_option("--host", account_add.host, "POP3 server")->required();
+  account_add_cmd->add_option("--port", account_add.port, "port (default 995 for pop3s, else 110)");
+  account_add_cmd->add_option("--user", account_add.user, "user name")->required();
+  account_add_cmd->add_option("--password-file", account_add.password_file,
+                              "file whose first line is the password")->required()->check(CLI::ExistingFile);
+  account_add_cmd->add_option("--tls", account_add.tls, "pop3s, starttls or none")->required();
+  auto* ca_opt = account_add_cmd->add_option("--ca", account_add.ca, "CA file (PEM) to verify the server")
+                     ->check(CLI::ExistingFile);
+  account_add_cmd->add_option("--fingerprint", account_add.fingerprint,
+                              "pinned SHA-256 of a self-signed server certificate")->excludes(ca_opt);
+  account_add_cmd->add_option("--policy", account_add.policy,
+                              "keep (default), delete-after:N-days or delete-when-archived");
+  account_add_cmd->add_option("--schedule", account_add.schedule, "cron expression (default: [collector] schedule)");
+  bool account_list_json = false;
+  auto* account_list = account->add_subcommand("list", "list the accounts");
+  account_list->add_flag("--json", account_list_json, "one JSON document on stdout");
+  std::string account_name;
+  auto* account_test = account->add_subcommand("test", "connect and log in; change nothing");
+  account_test->add_option("NAME", account_name, "account name")->required();
+  auto* account_remove = account->add_subcommand("remove", "remove an account (its archived mail stays)");
+  account_remove->add_option("NAME", account_name, "account name")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -72,5 +107,10 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return RunVerify(g);
   if (rebuild->parsed()) return RunRebuild(g);
   if (stats->parsed()) return RunStats(g, stats_json);
+  if (collect->parsed()) return RunCollect(g, collect_flags);
+  if (account_add_cmd->parsed()) return RunAccountAdd(g, account_add);
+  if (account_list->parsed()) return RunAccountList(g, account_list_json);
+  if (account_test->parsed()) return RunAccountTest(g, account_name);
+  if (account_remove->parsed()) return RunAccountRemove(g, account_name);
   return 1;
 }

@@ -136,13 +136,16 @@ void IngestBatch::AbortMessage() {
   failure_ = Status::Ok();
 }
 
+void IngestBatch::RecordEvent(EventRecord event) { events_.push_back(std::move(event)); }
+
 Result<CommitReport> IngestBatch::Commit() {
   if (open_) return Status::Internal("Commit while a message is open");
   std::lock_guard lock(archive_->mutex_);
-  MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_));
+  MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_, events_));
   pending_.clear();
   pending_ids_.clear();
   pending_bytes_ = 0;
+  events_.clear();
   return report;
 }
 
@@ -303,8 +306,10 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
           if (!row) return Status::Ok();  // its message record was lost with a torn tail
           return catalog_->InsertProvenance(row->seq, l.provenance).status();
         }
-        case RecordType::kEvent:
-          return DecodeEvent(r.payload).status();
+        case RecordType::kEvent: {
+          MV_ASSIGN_OR_RETURN(EventRecord e, DecodeEvent(r.payload));
+          return catalog_->ApplyEvent(e);
+        }
       }
       return Status::Ok();
     }, &outcome);
@@ -376,6 +381,15 @@ Status Archive::Rebuild(ArchiveOptions options, VerifyReport* damage) {
     std::unique_ptr<Archive> a(new Archive(options));
     MV_ASSIGN_OR_RETURN(a->catalog_, Catalog::Open(fresh));
     MV_RETURN_IF_ERROR(a->Replay(/*rebuild=*/true, damage));
+    // Accounts and run history are not in the packs: keep them from the old
+    // catalog when it can still be read (its WAL is still in place here).
+    if (PathExists(CatalogPath(dir))) {
+      Status carried = a->catalog_->CarryOverOperationalData(CatalogPath(dir));
+      if (!carried.ok()) {
+        LogWarning("rebuild: " + carried.ToString() +
+                   "; accounts and run history are lost, add the accounts again");
+      }
+    }
     MV_RETURN_IF_ERROR(a->catalog_->database().Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   }
   std::string target = CatalogPath(dir);
@@ -426,7 +440,8 @@ Status Archive::StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint
   return Status::Ok();
 }
 
-Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pending) {
+Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pending,
+                                           const std::vector<EventRecord>& events) {
   CommitReport report;
   report.messages = pending.size();
   std::vector<RecordLocation> locations;
@@ -437,6 +452,10 @@ Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pe
     MV_ASSIGN_OR_RETURN(RecordLocation loc,
                         AppendLocked(p.is_new ? RecordType::kMessage : RecordType::kLink, payload));
     locations.push_back(loc);
+  }
+  // After the messages, so that replay finds the ledger rows they change.
+  for (const EventRecord& e : events) {
+    MV_RETURN_IF_ERROR(AppendLocked(RecordType::kEvent, EncodeEvent(e)).status());
   }
   if (writer_) MV_RETURN_IF_ERROR(writer_->Sync().WithContext("commit"));
 
@@ -466,6 +485,10 @@ Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pe
     auto linked = catalog_->InsertProvenance(seq, p.record.provenance);
     if (!linked.ok()) return fail(linked.status());
     if (*linked) ++report.new_links;
+  }
+  for (const EventRecord& e : events) {
+    Status s = catalog_->ApplyEvent(e);
+    if (!s.ok()) return fail(s);
   }
   for (const auto& [pack, end] : touched_packs_) {
     Status s = catalog_->SetWatermark(pack, end);
@@ -619,6 +642,11 @@ Status Archive::ForEachMessage(const std::function<Status(const MessageInfo&)>& 
   }
   for (const MessageInfo& info : all) MV_RETURN_IF_ERROR(visit(info));
   return Status::Ok();
+}
+
+Status Archive::WithCatalog(const std::function<Status(Catalog&)>& fn) {
+  std::lock_guard lock(mutex_);
+  return fn(*catalog_);
 }
 
 Result<ArchiveStats> Archive::Stats() {

@@ -128,11 +128,16 @@ class IngestBatch {
   Result<IngestedMessage> FinishMessage(const Provenance& provenance);
   // Drops the open message (e.g. its source failed midway).
   void AbortMessage();
+  // Adds a ledger event (an `event` record, see LedgerEventKind in catalog.h)
+  // to the batch: written and applied to the catalog by the next Commit(),
+  // after the batch's messages, and replayed by Rebuild.
+  void RecordEvent(EventRecord event);
   // Makes every finished message durable. On error nothing is promised durable;
   // the batch keeps its messages and Commit() may be called again.
   Result<CommitReport> Commit();
 
   size_t pending_messages() const { return pending_.size(); }
+  size_t pending_events() const { return events_.size(); }
   uint64_t pending_bytes() const { return pending_bytes_; }
   bool message_open() const { return open_; }
 
@@ -162,6 +167,7 @@ class IngestBatch {
   std::vector<Pending> pending_;
   std::map<Digest, size_t> pending_ids_;
   uint64_t pending_bytes_ = 0;
+  std::vector<EventRecord> events_;
 };
 
 class Archive {
@@ -194,6 +200,13 @@ class Archive {
   Status Verify(VerifyReport* report,
                 const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
 
+  // Runs `fn` on the catalog, serialised with every other use of it. For the
+  // tables other components keep in the catalog (the collector's accounts,
+  // runs and ledger reads). `fn` must not call back into this Archive, and
+  // must leave no transaction open. Works on a read-only archive too (SQLite
+  // arbitrates between processes).
+  Status WithCatalog(const std::function<Status(Catalog&)>& fn);
+
   const ArchiveOptions& options() const { return options_; }
   std::string packs_dir() const { return options_.data_dir + "/packs"; }
 
@@ -215,7 +228,8 @@ class Archive {
   Result<bool> MessageKnownLocked(const Digest& id);
   Status StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint32_t dictionary,
                             std::string_view frame);
-  Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending);
+  Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending,
+                                    const std::vector<EventRecord>& events);
   Status MaybeTrainDictionaryLocked();
 
   ArchiveOptions options_;

@@ -295,6 +295,73 @@ TEST_F(ArchiveTest, RebuildGivesTheSameMessagesAndStats) {
   for (int i = 0; i < 120; ++i) EXPECT_EQ(Read(*a, ids[i]), testing::CanonicalizeForTest(Mail(i)));
 }
 
+TEST_F(ArchiveTest, RebuildRestoresTheUidlLedgerAndKeepsAccountsAndRuns) {
+  auto o = Options();
+  auto a = OpenArchive(o);
+  auto batch = a->NewBatch();
+  auto pop3 = [&](int i, const std::string& uidl) -> Result<IngestedMessage> {
+    MV_RETURN_IF_ERROR(batch->BeginMessage());
+    MV_RETURN_IF_ERROR(batch->Write(Mail(i)));
+    return batch->FinishMessage(Provenance{ProvenanceKind::kPop3, 1700000100 + i, "acct", uidl});
+  };
+  ASSERT_TRUE(pop3(1, "U1").ok());
+  ASSERT_TRUE(pop3(2, "U2").ok());
+  ASSERT_TRUE(pop3(1, "U3").ok());  // the same message under a second UIDL: a link
+  ASSERT_TRUE(batch->Commit().ok());
+  batch->RecordEvent(EventRecord{static_cast<uint8_t>(LedgerEventKind::kUidlRemoved), 1700000500, "acct", "U1", ""});
+  batch->RecordEvent(EventRecord{static_cast<uint8_t>(LedgerEventKind::kDeletedByPolicy), 1700000600, "acct", "U2", ""});
+  ASSERT_TRUE(batch->Commit().ok());  // events alone make a commit
+  // Operational data that packs do not hold.
+  ASSERT_TRUE(a->WithCatalog([](Catalog& c) {
+    return c.database().Exec(
+        "INSERT INTO accounts VALUES('acct','h',995,'u',x'00','pop3s','','','keep','',1,1);"
+        "INSERT INTO collection_runs(account, started_at, state) VALUES('acct', 5, 'ok');");
+  }).ok());
+  auto ledger = [&](Archive& archive) {
+    std::vector<LedgerEntry> rows;
+    EXPECT_TRUE(archive.WithCatalog([&](Catalog& c) -> Status {
+      MV_ASSIGN_OR_RETURN(rows, c.LedgerOf("acct"));
+      return Status::Ok();
+    }).ok());
+    return rows;
+  };
+  std::vector<LedgerEntry> before = ledger(*a);
+  ASSERT_EQ(before.size(), 3u);
+  EXPECT_EQ(before[0].removed_at.value_or(0), 1700000500);
+  EXPECT_FALSE(before[0].deleted_at.has_value());
+  EXPECT_EQ(before[1].deleted_at.value_or(0), 1700000600);
+  EXPECT_EQ(before[0].message, before[2].message);
+  a.reset();
+
+  VerifyReport damage;
+  ASSERT_TRUE(Archive::Rebuild(o, &damage).ok());
+  a = OpenArchive(o);
+  std::vector<LedgerEntry> after = ledger(*a);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].uidl, before[i].uidl);
+    EXPECT_EQ(after[i].message, before[i].message);
+    EXPECT_EQ(after[i].first_seen, before[i].first_seen);
+    EXPECT_EQ(after[i].removed_at, before[i].removed_at);
+    EXPECT_EQ(after[i].deleted_at, before[i].deleted_at);
+  }
+  int64_t accounts = 0, runs = 0;
+  ASSERT_TRUE(a->WithCatalog([&](Catalog& c) -> Status {
+    MV_ASSIGN_OR_RETURN(accounts, c.database().QueryInt("SELECT count(*) FROM accounts"));
+    MV_ASSIGN_OR_RETURN(runs, c.database().QueryInt("SELECT count(*) FROM collection_runs"));
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(accounts, 1);
+  EXPECT_EQ(runs, 1);
+
+  // With the old catalog gone, the ledger still comes back from the packs alone.
+  a.reset();
+  for (const char* sfx : {"", "-wal", "-shm"}) ::unlink((o.data_dir + "/catalog.sqlite" + sfx).c_str());
+  ASSERT_TRUE(Archive::Rebuild(o, &damage).ok());
+  a = OpenArchive(o);
+  EXPECT_EQ(ledger(*a).size(), 3u);
+}
+
 TEST_F(ArchiveTest, DictionaryIsTrainedAndUsedAcrossReopen) {
   auto o = Options();
   o.first_dictionary_after = 50;

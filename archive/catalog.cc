@@ -1,5 +1,6 @@
 #include "archive/catalog.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mailvault {
@@ -62,6 +63,9 @@ Status Catalog::Prepare() {
   MV_ASSIGN_OR_RETURN(insert_provenance_,
                       db_.Prepare("INSERT OR IGNORE INTO provenance(message, kind, source, key, "
                                   "seen_at) VALUES(?,?,?,?,?)"));
+  MV_ASSIGN_OR_RETURN(insert_ledger_,
+                      db_.Prepare("INSERT OR IGNORE INTO pop3_ledger(account, uidl, message, "
+                                  "first_seen) VALUES(?,?,?,?)"));
   MV_ASSIGN_OR_RETURN(set_watermark_,
                       db_.Prepare("INSERT INTO packs(id, watermark) VALUES(?,?) "
                                   "ON CONFLICT(id) DO UPDATE SET watermark=excluded.watermark"));
@@ -150,7 +154,104 @@ Result<bool> Catalog::InsertProvenance(int64_t message_seq, const Provenance& p)
       .Bind(4, p.key)
       .Bind(5, p.seen_at);
   MV_RETURN_IF_ERROR(insert_provenance_.Run());
-  return db_.Changes() > 0;
+  const bool inserted = db_.Changes() > 0;
+  if (p.kind == ProvenanceKind::kPop3) {
+    insert_ledger_.Bind(1, p.source).Bind(2, p.key).Bind(3, message_seq).Bind(4, p.seen_at);
+    MV_RETURN_IF_ERROR(insert_ledger_.Run());
+  }
+  return inserted;
+}
+
+Status Catalog::ApplyEvent(const EventRecord& e) {
+  const char* sql = nullptr;
+  switch (static_cast<LedgerEventKind>(e.kind)) {
+    case LedgerEventKind::kUidlRemoved:
+      sql = "UPDATE pop3_ledger SET removed_at=coalesce(removed_at, ?1) WHERE account=?2 AND uidl=?3";
+      break;
+    case LedgerEventKind::kDeletedByPolicy:
+      sql = "UPDATE pop3_ledger SET deleted_at=coalesce(deleted_at, ?1), "
+            "removed_at=coalesce(removed_at, ?1) WHERE account=?2 AND uidl=?3";
+      break;
+    case LedgerEventKind::kUidlSeenAgain:
+      sql = "UPDATE pop3_ledger SET removed_at=NULL WHERE account=?2 AND uidl=?3";
+      break;
+  }
+  if (sql == nullptr) return Status::Ok();  // a kind from a newer mailvault: not ours to apply
+  MV_ASSIGN_OR_RETURN(SqliteStatement st, db_.Prepare(sql));
+  st.Bind(1, e.at).Bind(2, e.source).Bind(3, e.key);
+  return st.Run();
+}
+
+Result<std::vector<LedgerEntry>> Catalog::LedgerOf(std::string_view account) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare("SELECT l.uidl, l.message, m.id, l.first_seen, l.removed_at, "
+                                  "l.deleted_at FROM pop3_ledger l JOIN messages m ON "
+                                  "m.seq=l.message WHERE l.account=? ORDER BY l.uidl"));
+  st.Bind(1, account);
+  std::vector<LedgerEntry> out;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    LedgerEntry e;
+    e.uidl = std::string(st.ColumnText(0));
+    e.message_seq = st.ColumnInt(1);
+    e.message = DigestFromBlob(st.ColumnBlob(2));
+    e.first_seen = st.ColumnInt(3);
+    if (!st.ColumnIsNull(4)) e.removed_at = st.ColumnInt(4);
+    if (!st.ColumnIsNull(5)) e.deleted_at = st.ColumnInt(5);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+namespace {
+
+Result<std::vector<std::string>> ColumnsOf(SqliteDatabase& db, const std::string& schema,
+                                           const std::string& table) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db.Prepare("SELECT name FROM pragma_table_info(?1, ?2)"));
+  st.Bind(1, table).Bind(2, schema);
+  std::vector<std::string> out;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.emplace_back(st.ColumnText(0));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Catalog::CarryOverOperationalData(const std::string& old_path) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement attach, db_.Prepare("ATTACH DATABASE ? AS old"));
+  attach.Bind(1, old_path);
+  MV_RETURN_IF_ERROR(attach.Run().WithContext("open the old catalog " + old_path));
+  Status s = Begin();
+  for (const std::string& table : OperationalTables()) {
+    if (!s.ok()) break;
+    // Columns by name: an older catalog may lack columns a newer schema added.
+    auto mine = ColumnsOf(db_, "main", table);
+    auto theirs = ColumnsOf(db_, "old", table);
+    if (!mine.ok() || !theirs.ok()) {
+      s = !mine.ok() ? mine.status() : theirs.status();
+      break;
+    }
+    std::string columns;
+    for (const std::string& c : *mine) {
+      if (std::find(theirs->begin(), theirs->end(), c) == theirs->end()) continue;
+      columns += (columns.empty() ? "\"" : ", \"") + c + "\"";
+    }
+    if (columns.empty()) continue;  // the old catalog predates the table
+    s = db_.Exec("INSERT INTO main." + table + "(" + columns + ") SELECT " + columns +
+                 " FROM old." + table);
+  }
+  if (s.ok()) {
+    s = Commit();
+  } else {
+    Rollback();
+  }
+  db_.Exec("DETACH DATABASE old").IgnoreError();
+  return s.WithContext("carry over accounts and run history from " + old_path);
 }
 
 Result<std::vector<Provenance>> Catalog::ProvenanceOf(int64_t message_seq) {

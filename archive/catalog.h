@@ -26,6 +26,30 @@ namespace mailvault {
 // The schema version this program writes (see catalog_schema.cc).
 int CatalogSchemaVersion();
 
+// Tables that hold configuration and operational history rather than derived
+// state (accounts, collection runs). Rebuild cannot recreate them from packs,
+// so it copies them over from the old catalog when that is readable.
+const std::vector<std::string>& OperationalTables();
+
+// Kinds of `event` records (pack record type 5) that change the POP3 UIDL
+// ledger. source = account name, key = UIDL (or fallback key), at = when.
+// Numbers are part of the pack format: never reuse one.
+enum class LedgerEventKind : uint8_t {
+  kUidlRemoved = 1,      // the UIDL is no longer on the server
+  kDeletedByPolicy = 2,  // we deleted it from the server (QUIT confirmed)
+  kUidlSeenAgain = 3,    // a UIDL marked removed is listed by the server again
+};
+
+// One row of the UIDL ledger: a message of a POP3 account that is archived.
+struct LedgerEntry {
+  std::string uidl;
+  int64_t message_seq = 0;
+  Digest message{};
+  int64_t first_seen = 0;               // when we archived it (unix seconds)
+  std::optional<int64_t> removed_at;    // gone from the server
+  std::optional<int64_t> deleted_at;    // deleted by us
+};
+
 struct SegmentLocation {
   RecordLocation record;
   uint32_t raw_length = 0;
@@ -69,8 +93,17 @@ class Catalog {
   Result<std::optional<MessageRow>> FindMessage(const Digest& id);
   // Up to `limit` ids starting with the hex `prefix` (any length, either case).
   Result<std::vector<Digest>> FindByPrefix(const std::string& prefix, int limit);
-  // True when the link was new.
+  // True when the link was new. A POP3 link also enters the UIDL ledger (the
+  // first message seen under an (account, UIDL) wins).
   Result<bool> InsertProvenance(int64_t message_seq, const Provenance& provenance);
+  // Applies a ledger event (LedgerEventKind); unknown kinds and rows that do not
+  // exist are ignored, so replaying an event twice changes nothing.
+  Status ApplyEvent(const EventRecord& event);
+  // The ledger of one account, ordered by UIDL.
+  Result<std::vector<LedgerEntry>> LedgerOf(std::string_view account);
+  // Copies OperationalTables() from the catalog at `old_path` (same columns by
+  // name) into this one. REQUIRES: this catalog holds no rows in those tables.
+  Status CarryOverOperationalData(const std::string& old_path);
   Result<std::vector<Provenance>> ProvenanceOf(int64_t message_seq);
   // True when message `id` already has exactly this provenance link.
   Result<bool> HasProvenance(const Digest& id, const Provenance& provenance);
@@ -97,7 +130,7 @@ class Catalog {
 
   SqliteDatabase db_;
   SqliteStatement insert_segment_, find_segment_, insert_message_, find_message_,
-      insert_provenance_, set_watermark_;
+      insert_provenance_, insert_ledger_, set_watermark_;
 };
 
 // Applies the schema migrations to `db` (exposed for tests of the migrations).

@@ -46,6 +46,66 @@ const std::vector<std::string>& Migrations() {
         );
         CREATE INDEX provenance_by_message ON provenance(message);
       )sql",
+      // 2: POP3 collection. pop3_ledger is derived (from pop3 provenance links
+      // and ledger event records, rebuilt by replay); accounts, collection_runs
+      // and run_items are operational data that a rebuild carries over from the
+      // old catalog (OperationalTables below).
+      R"sql(
+        CREATE TABLE pop3_ledger(
+          account TEXT NOT NULL,               -- account name (provenance source)
+          uidl TEXT NOT NULL,                  -- UIDL, or the fallback key without UIDL
+          message INTEGER NOT NULL REFERENCES messages(seq),
+          first_seen INTEGER NOT NULL,         -- unix seconds: when we archived it
+          removed_at INTEGER,                  -- gone from the server (event 1)
+          deleted_at INTEGER,                  -- deleted by us under the policy (event 2)
+          PRIMARY KEY(account, uidl)
+        );
+        INSERT OR IGNORE INTO pop3_ledger(account, uidl, message, first_seen)
+          SELECT source, key, message, min(seen_at) FROM provenance WHERE kind=2
+          GROUP BY source, key;
+        CREATE TABLE accounts(
+          name TEXT PRIMARY KEY,
+          host TEXT NOT NULL,
+          port INTEGER NOT NULL,
+          user TEXT NOT NULL,
+          password BLOB NOT NULL,              -- AES-256-GCM sealed (collector/secret_box.h)
+          tls TEXT NOT NULL,                   -- pop3s, starttls, none
+          ca TEXT NOT NULL,                    -- CA file; '' = system store
+          fingerprint TEXT NOT NULL,           -- pinned SHA-256; '' = none
+          policy TEXT NOT NULL,                -- keep, delete-after:N-days, delete-when-archived
+          schedule TEXT NOT NULL,              -- cron; '' = the [collector] default
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE collection_runs(
+          id INTEGER PRIMARY KEY,
+          account TEXT NOT NULL,
+          started_at INTEGER NOT NULL,
+          ended_at INTEGER,                    -- NULL while running (or killed)
+          state TEXT NOT NULL,                 -- running, ok, failed, interrupted
+          seen INTEGER NOT NULL DEFAULT 0,     -- UIDLs on the server
+          archived_before INTEGER NOT NULL DEFAULT 0,
+          new INTEGER NOT NULL DEFAULT 0,
+          duplicate INTEGER NOT NULL DEFAULT 0,
+          failed INTEGER NOT NULL DEFAULT 0,
+          skipped INTEGER NOT NULL DEFAULT 0,
+          deleted INTEGER NOT NULL DEFAULT 0,
+          removed INTEGER NOT NULL DEFAULT 0,  -- UIDLs newly gone from the server
+          bytes INTEGER NOT NULL DEFAULT 0,
+          complete INTEGER NOT NULL DEFAULT 0, -- every UIDL accounted for
+          error TEXT                           -- NULL: none
+        );
+        CREATE INDEX collection_runs_by_account ON collection_runs(account, id);
+        CREATE TABLE run_items(
+          run INTEGER NOT NULL,                -- collection_runs.id
+          uidl TEXT NOT NULL,
+          number INTEGER NOT NULL,             -- message number in that session
+          octets INTEGER NOT NULL,             -- LIST size
+          outcome TEXT NOT NULL,               -- failed, skipped
+          reason TEXT NOT NULL
+        );
+        CREATE INDEX run_items_by_run ON run_items(run);
+      )sql",
   };
   return kMigrations;
 }
@@ -53,6 +113,11 @@ const std::vector<std::string>& Migrations() {
 }  // namespace
 
 int CatalogSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+const std::vector<std::string>& OperationalTables() {
+  static const std::vector<std::string> kTables = {"accounts", "collection_runs", "run_items"};
+  return kTables;
+}
 
 Status MigrateCatalog(SqliteDatabase& db) {
   MV_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));

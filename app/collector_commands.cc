@@ -1,0 +1,275 @@
+#include "app/collector_commands.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "app/progress.h"
+#include "base/file.h"
+#include "collector/account_store.h"
+#include "collector/collection_run.h"
+#include "collector/secret_box.h"
+#include "config/settings.h"
+
+namespace mailvault {
+namespace {
+
+Result<std::unique_ptr<Archive>> OpenArchive(const GlobalFlags& g, ArchiveOptions::Mode mode,
+                                             bool create = false) {
+  ArchiveOptions o;
+  o.data_dir = g.data_dir;
+  o.mode = mode;
+  o.create = create;
+  return Archive::Open(o);
+}
+
+// [collector] settings when --config names a file, else the defaults.
+Result<CollectionOptions> LoadCollectionOptions(const GlobalFlags& g) {
+  Settings settings = DefaultSettings();
+  if (!g.config_path.empty()) {
+    MV_ASSIGN_OR_RETURN(settings, LoadSettings(g.config_path));
+  }
+  CollectionOptions o;
+  o.max_message_size = settings.collector.max_message_size;
+  o.connect_timeout = settings.collector.connect_timeout;
+  o.io_timeout = settings.collector.read_timeout;
+  o.session_timeout = settings.collector.session_deadline;
+  return o;
+}
+
+std::string Json(const Poco::JSON::Object& o) {
+  std::ostringstream out;
+  o.stringify(out);
+  return out.str();
+}
+
+// Reads the password file: its first line, without the line end.
+Result<std::string> ReadPasswordFile(const std::string& path) {
+  MV_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, 4096));
+  size_t end = text.find_first_of("\r\n");
+  if (end != std::string::npos) text.resize(end);
+  if (text.empty()) return Status::InvalidArgument("the password file " + path + " is empty");
+  return text;
+}
+
+}  // namespace
+
+int RunAccountAdd(const GlobalFlags& g, const AccountAddFlags& f) {
+  Account a;
+  a.name = f.name;
+  a.host = f.host;
+  a.port = f.port;
+  a.user = f.user;
+  if (f.tls == "pop3s") {
+    a.tls = TlsMode::kPop3s;
+  } else if (f.tls == "starttls") {
+    a.tls = TlsMode::kStarttls;
+  } else if (f.tls == "none") {
+    a.tls = TlsMode::kNone;
+  } else {
+    return Fail(
+        Status::InvalidArgument("--tls must be pop3s, starttls or none, not '" + f.tls + "'"));
+  }
+  a.ca = f.ca;
+  a.fingerprint = f.fingerprint;
+  auto policy = DeletePolicy::Parse(f.policy);
+  if (!policy.ok()) return Fail(policy.status().WithContext("--policy"));
+  a.policy = *policy;
+  a.schedule = f.schedule;
+  auto password = ReadPasswordFile(f.password_file);
+  if (!password.ok()) return Fail(password.status());
+  auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWriteIfFree, /*create=*/true);
+  if (!archive.ok()) return Fail(archive.status());
+  auto box = SecretBox::Open(g.data_dir);
+  if (!box.ok()) return Fail(box.status());
+  AccountStore store(archive->get(), box->get());
+  Status s = store.Add(a, *password);
+  if (!s.ok()) return Fail(s);
+  std::printf("account %s added (%s:%d, %s, policy %s)\n", a.name.c_str(), a.host.c_str(),
+              a.EffectivePort(), std::string(TlsModeName(a.tls)).c_str(),
+              a.policy.ToString().c_str());
+  return 0;
+}
+
+int RunAccountList(const GlobalFlags& g, bool json) {
+  auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWriteIfFree);
+  if (!archive.ok()) return Fail(archive.status());
+  AccountStore store(archive->get(), nullptr);
+  auto accounts = store.List();
+  if (!accounts.ok()) return Fail(accounts.status());
+  if (json) {
+    Poco::JSON::Object doc;
+    Poco::JSON::Array list;
+    for (const Account& a : *accounts) {
+      Poco::JSON::Object o;
+      o.set("name", a.name);
+      o.set("host", a.host);
+      o.set("port", a.EffectivePort());
+      o.set("user", a.user);
+      o.set("tls", std::string(TlsModeName(a.tls)));
+      o.set("ca", a.ca);
+      o.set("fingerprint", a.fingerprint);
+      o.set("policy", a.policy.ToString());
+      o.set("schedule", a.schedule);
+      list.add(o);
+    }
+    doc.set("accounts", list);
+    std::printf("%s\n", Json(doc).c_str());
+    return 0;
+  }
+  for (const Account& a : *accounts) {
+    std::printf("%-20s %s@%s:%d  %s  %s%s\n", a.name.c_str(), a.user.c_str(), a.host.c_str(),
+                a.EffectivePort(), std::string(TlsModeName(a.tls)).c_str(),
+                a.policy.ToString().c_str(),
+                a.schedule.empty() ? "" : ("  schedule " + a.schedule).c_str());
+  }
+  if (accounts->empty()) std::printf("no accounts (add one with `mailvault account add`)\n");
+  return 0;
+}
+
+int RunAccountTest(const GlobalFlags& g, const std::string& name) {
+  auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWriteIfFree);
+  if (!archive.ok()) return Fail(archive.status());
+  auto box = SecretBox::Open(g.data_dir);
+  if (!box.ok()) return Fail(box.status());
+  AccountStore store(archive->get(), box->get());
+  auto account = store.Get(name);
+  if (!account.ok()) return Fail(account.status());
+  auto password = store.Password(name);
+  if (!password.ok()) return Fail(password.status());
+  auto options = LoadCollectionOptions(g);
+  if (!options.ok()) return Fail(options.status());
+  auto probe = ProbeAccount(*account, *password, *options);
+  if (!probe.ok()) return Fail(probe.status().WithContext("account " + name));
+  std::printf(
+      "account %s: connected to %s:%d, %s, logged in as %s\n", name.c_str(), account->host.c_str(),
+      account->EffectivePort(),
+      probe->tls ? ("TLS, certificate sha256 " + probe->peer_fingerprint).c_str() : "no TLS",
+      account->user.c_str());
+  if (!probe->implementation.empty()) std::printf("server: %s\n", probe->implementation.c_str());
+  std::string caps;
+  for (const auto& c : probe->capabilities) caps += (caps.empty() ? "" : ", ") + c;
+  std::printf("capabilities: %s\n", caps.c_str());
+  std::printf("messages: %llu (%s)\n", static_cast<unsigned long long>(probe->messages),
+              FormatBytes(probe->octets).c_str());
+  return 0;
+}
+
+int RunAccountRemove(const GlobalFlags& g, const std::string& name) {
+  auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWriteIfFree);
+  if (!archive.ok()) return Fail(archive.status());
+  AccountStore store(archive->get(), nullptr);
+  Status s = store.Remove(name);
+  if (!s.ok()) return Fail(s);
+  std::printf("account %s removed; its archived mail stays\n", name.c_str());
+  return 0;
+}
+
+int RunCollect(const GlobalFlags& g, const CollectFlags& f) {
+  auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWrite);
+  if (!archive.ok()) return Fail(archive.status());
+  auto box = SecretBox::Open(g.data_dir);
+  if (!box.ok()) return Fail(box.status());
+  AccountStore store(archive->get(), box->get());
+  std::vector<Account> accounts;
+  if (!f.account.empty()) {
+    auto a = store.Get(f.account);
+    if (!a.ok()) return Fail(a.status());
+    accounts.push_back(*a);
+  } else {
+    auto all = store.List();
+    if (!all.ok()) return Fail(all.status());
+    accounts = *all;
+  }
+  auto options = LoadCollectionOptions(g);
+  if (!options.ok()) return Fail(options.status());
+
+  bool any_failed = false;
+  Poco::JSON::Array runs;
+  for (const Account& account : accounts) {
+    RunReport report;
+    auto password = store.Password(account.name);
+    if (!password.ok()) {
+      report.account = account.name;
+      report.status = password.status();
+    } else {
+      ProgressBar bar("collect " + account.name, 0, false);
+      CollectionOptions o = *options;
+      o.commit_every_messages = f.commit_every == 0 ? 1 : f.commit_every;
+      o.on_progress = [&](const RunProgress& p) {
+        bar.Update(p.fetched,
+                   "of " + std::to_string(p.to_fetch) + " messages, " + FormatBytes(p.bytes));
+      };
+      report = RunCollection(**archive, account, *password, o);
+      bar.Done();
+    }
+    any_failed |= !report.status.ok();
+    if (f.json) {
+      Poco::JSON::Object o;
+      o.set("account", report.account);
+      o.set("run", report.run_id);
+      o.set("seen", report.seen);
+      o.set("archived_before", report.archived_before);
+      o.set("new", report.new_messages);
+      o.set("duplicate", report.duplicate);
+      o.set("failed", report.failed);
+      o.set("skipped", report.skipped);
+      o.set("deleted", report.deleted);
+      o.set("removed", report.removed);
+      o.set("bytes", report.bytes);
+      o.set("accounted", report.accounted());
+      o.set("complete", report.complete());
+      o.set("uidl_fallback", report.uidl_fallback);
+      if (report.status.ok()) {
+        o.set("error", Poco::Dynamic::Var());
+      } else {
+        o.set("error", report.status.ToString());
+      }
+      Poco::JSON::Array items;
+      for (const RunItem& i : report.items) {
+        Poco::JSON::Object item;
+        item.set("uidl", i.uidl);
+        item.set("number", i.number);
+        item.set("octets", i.octets);
+        item.set("outcome", i.outcome);
+        item.set("reason", i.reason);
+        items.add(item);
+      }
+      o.set("items", items);
+      runs.add(o);
+    } else {
+      std::printf(
+          "%s: %llu on server: %llu archived before, %llu new, %llu duplicate, %llu failed, "
+          "%llu skipped, %llu deleted; %s%s\n",
+          report.account.c_str(), static_cast<unsigned long long>(report.seen),
+          static_cast<unsigned long long>(report.archived_before),
+          static_cast<unsigned long long>(report.new_messages),
+          static_cast<unsigned long long>(report.duplicate),
+          static_cast<unsigned long long>(report.failed),
+          static_cast<unsigned long long>(report.skipped),
+          static_cast<unsigned long long>(report.deleted), FormatBytes(report.bytes).c_str(),
+          report.complete() ? ", complete"
+                            : (report.accounted() ? ", every message accounted for" : ""));
+      for (const RunItem& i : report.items) {
+        std::printf("  %s %u (%s): %s\n", i.outcome.c_str(), i.number, i.uidl.c_str(),
+                    i.reason.c_str());
+      }
+      if (!report.status.ok()) {
+        std::fprintf(stderr, "mailvault: collect %s: %s\n", report.account.c_str(),
+                     report.status.ToString().c_str());
+      }
+    }
+  }
+  if (f.json) {
+    Poco::JSON::Object doc;
+    doc.set("runs", runs);
+    std::printf("%s\n", Json(doc).c_str());
+  } else if (accounts.empty()) {
+    std::printf("no accounts to collect (add one with `mailvault account add`)\n");
+  }
+  return any_failed ? 1 : 0;
+}
+
+}  // namespace mailvault
