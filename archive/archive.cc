@@ -22,7 +22,40 @@ uint64_t FileSizeOr0(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
+constexpr size_t kBaseCacheEntries = 256;
+constexpr size_t kSimilarHeadersLimit = 500000;
+constexpr size_t kManifestsPerRecord = 4096;
+
 }  // namespace
+
+std::optional<Digest> HeaderSimilarityKey(std::string_view block) {
+  std::string_view date, from, subject;
+  size_t pos = 0;
+  while (pos < block.size()) {
+    size_t end = block.find('\n', pos);
+    std::string_view line = block.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? block.size() : end + 1;
+    if (line.empty() || line == "\r") break;  // end of the header block
+    auto value_of = [&](std::string_view name) -> std::optional<std::string_view> {
+      if (line.size() <= name.size()) return std::nullopt;
+      for (size_t i = 0; i < name.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return std::nullopt;
+      }
+      return line.substr(name.size());
+    };
+    if (auto v = value_of("date:"); v && date.empty()) date = *v;
+    else if (auto f = value_of("from:"); f && from.empty()) from = *f;
+    else if (auto t = value_of("subject:"); t && subject.empty()) subject = *t;
+  }
+  if (date.empty() || from.empty()) return std::nullopt;
+  Sha256 h;
+  h.Update("mailvault similar header\n");
+  for (std::string_view part : {date, from, subject}) {
+    h.Update(part);
+    h.Update(std::string_view("\0", 1));
+  }
+  return h.Finish();
+}
 
 // ---------------------------------------------------------------- IngestBatch
 
@@ -55,21 +88,55 @@ Status IngestBatch::Write(std::string_view raw) {
 }
 
 Status IngestBatch::StoreSegment(std::string_view segment) {
+  const bool header_block = segments_.empty();
   segment_hash_.Update(segment);
   Digest hash = segment_hash_.Finish();
   segments_.push_back(hash);
   Archive& a = *archive_;
+  const bool small = segment.size() <= a.options_.small_segment_bytes;
+  std::optional<Digest> key;
+  if (header_block && small) key = HeaderSimilarityKey(segment);
+  std::optional<std::pair<Digest, SegmentLocation>> base;
   {
     std::lock_guard lock(a.mutex_);
     MV_ASSIGN_OR_RETURN(bool known, a.SegmentKnownLocked(hash));
     if (known) return Status::Ok();
+    if (key) base = a.SimilarBaseLocked(*key);
   }
   std::shared_ptr<const Dictionary> dict;
-  if (segment.size() <= a.options_.small_segment_bytes) dict = a.dictionaries_.Newest();
+  if (small) dict = a.dictionaries_.Newest();
   MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
+  bool use_delta = false;
+  if (base) {
+    // A near-duplicate header block: store the difference to the first copy when smaller.
+    auto base_plain = BasePlain(base->first, base->second);
+    if (base_plain.ok()) {
+      MV_RETURN_IF_ERROR(codec_.CompressDelta(segment, *base_plain, a.options_.dictionary_level, &delta_frame_));
+      use_delta = delta_frame_.size() + 32 < frame_.size();
+    }
+  }
   std::lock_guard lock(a.mutex_);
-  return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), dict ? dict->id() : 0,
-                              frame_);
+  if (use_delta) {
+    return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), 0, delta_frame_, &base->first);
+  }
+  MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
+                                          dict ? dict->id() : 0, frame_, nullptr));
+  if (small) a.NoteSmallSegmentLocked(segment);
+  if (key && !base) {
+    if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
+    a.similar_headers_.emplace(*key, hash);
+  }
+  return Status::Ok();
+}
+
+Result<std::string_view> IngestBatch::BasePlain(const Digest& hash, const SegmentLocation& location) {
+  auto it = base_cache_.find(hash);
+  if (it != base_cache_.end()) return std::string_view(it->second);
+  std::string plain;
+  MV_RETURN_IF_ERROR(archive_->ReadSegment(hash, location, codec_, &plain));
+  if (base_cache_.size() >= kBaseCacheEntries) base_cache_.erase(base_cache_.begin());
+  auto [inserted, _] = base_cache_.emplace(hash, std::move(plain));
+  return std::string_view(inserted->second);
 }
 
 Result<IngestedMessage> IngestBatch::FinishMessage(const Provenance& provenance) {
@@ -267,6 +334,31 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
     scan.skip_bad_records = rebuild;
     if (!rebuild && FileSizeOr0(path) <= scan.from) continue;
 
+    // A message (or link) manifest: catalogue it if its segments are all there.
+    auto apply_manifest = [&](RecordType type, std::string_view payload, const RecordLocation& loc,
+                              uint64_t offset) -> Status {
+      if (type == RecordType::kLink) {
+        MV_ASSIGN_OR_RETURN(LinkRecord l, DecodeLink(payload));
+        MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(l.id));
+        if (!row) return Status::Ok();  // its message record was lost with a torn tail
+        return catalog_->InsertProvenance(row->seq, l.provenance).status();
+      }
+      MV_ASSIGN_OR_RETURN(MessageRecord m, DecodeMessage(payload));
+      for (const Digest& seg : m.segments) {
+        MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(seg));
+        if (!found) {
+          std::string where = path + " offset " + std::to_string(offset);
+          std::string problem = "message " + ToHex(m.id) + " names segment " + ToHex(seg) +
+                                " that no pack holds";
+          LogError(where + ": " + problem);
+          if (damage) damage->faults.push_back({where, problem});
+          return Status::Ok();
+        }
+      }
+      MV_ASSIGN_OR_RETURN(int64_t seq, catalog_->InsertMessage(m, loc));
+      ++messages;
+      return catalog_->InsertProvenance(seq, m.provenance).status();
+    };
     ScanOutcome outcome;
     Status s = ScanPack(path, scan, [&](const ScannedRecord& r) -> Status {
       replayed_any = true;
@@ -284,27 +376,19 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
           dictionaries_.Add(std::move(dict));
           return Status::Ok();
         }
-        case RecordType::kMessage: {
-          MV_ASSIGN_OR_RETURN(MessageRecord m, DecodeMessage(r.payload));
-          for (const Digest& seg : m.segments) {
-            MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(seg));
-            if (!found) {
-              std::string problem = "message " + ToHex(m.id) + " names segment " + ToHex(seg) +
-                                    " that no pack holds";
-              LogError(path + " offset " + std::to_string(r.offset) + ": " + problem);
-              if (damage) damage->faults.push_back({path + " offset " + std::to_string(r.offset), problem});
-              return Status::Ok();
-            }
-          }
-          MV_ASSIGN_OR_RETURN(int64_t seq, catalog_->InsertMessage(m, loc));
-          ++messages;
-          return catalog_->InsertProvenance(seq, m.provenance).status();
+        case RecordType::kDeltaSegment: {
+          MV_ASSIGN_OR_RETURN(DeltaSegmentRecord seg, DecodeDeltaSegment(r.payload));
+          return catalog_->InsertSegment(seg.hash, SegmentLocation{loc, seg.raw_length, 0});
         }
-        case RecordType::kLink: {
-          MV_ASSIGN_OR_RETURN(LinkRecord l, DecodeLink(r.payload));
-          MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(l.id));
-          if (!row) return Status::Ok();  // its message record was lost with a torn tail
-          return catalog_->InsertProvenance(row->seq, l.provenance).status();
+        case RecordType::kMessage:
+        case RecordType::kLink:
+          return apply_manifest(r.type, r.payload, loc, r.offset);
+        case RecordType::kManifests: {
+          MV_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, DecodeManifests(r.payload));
+          for (const ManifestEntry& e : entries) {
+            MV_RETURN_IF_ERROR(apply_manifest(e.type, e.payload, loc, r.offset));
+          }
+          return Status::Ok();
         }
         case RecordType::kEvent: {
           MV_ASSIGN_OR_RETURN(EventRecord e, DecodeEvent(r.payload));
@@ -430,28 +514,53 @@ Result<RecordLocation> Archive::AppendLocked(RecordType type, std::string_view p
 }
 
 Status Archive::StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint32_t dictionary,
-                                   std::string_view frame) {
+                                   std::string_view frame, const Digest* base) {
   MV_ASSIGN_OR_RETURN(bool known, SegmentKnownLocked(hash));  // another batch may have won
   if (known) return Status::Ok();
-  MV_ASSIGN_OR_RETURN(RecordLocation loc,
-                      AppendLocked(RecordType::kSegment, EncodeSegment(hash, raw_length, dictionary, frame)));
-  pending_segments_[hash] = SegmentLocation{loc, raw_length, dictionary};
+  Result<RecordLocation> loc =
+      base ? AppendLocked(RecordType::kDeltaSegment, EncodeDeltaSegment(hash, raw_length, *base, frame))
+           : AppendLocked(RecordType::kSegment, EncodeSegment(hash, raw_length, dictionary, frame));
+  if (!loc.ok()) return loc.status();
+  pending_segments_[hash] = SegmentLocation{*loc, raw_length, dictionary};
   if (raw_length <= options_.small_segment_bytes) ++small_segments_;
   return Status::Ok();
+}
+
+std::optional<std::pair<Digest, SegmentLocation>> Archive::SimilarBaseLocked(const Digest& key) {
+  auto it = similar_headers_.find(key);
+  if (it == similar_headers_.end()) return std::nullopt;
+  auto location = LocateSegmentLocked(it->second);
+  if (!location.ok() || !location->has_value()) return std::nullopt;
+  return std::make_pair(it->second, **location);
+}
+
+Result<std::optional<SegmentLocation>> Archive::LocateSegmentLocked(const Digest& hash) {
+  auto pending = pending_segments_.find(hash);
+  if (pending != pending_segments_.end()) return std::optional<SegmentLocation>(pending->second);
+  return catalog_->FindSegment(hash);
 }
 
 Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pending,
                                            const std::vector<EventRecord>& events) {
   CommitReport report;
   report.messages = pending.size();
+  // One compressed manifests record per (up to) kManifestsPerRecord messages: their
+  // paths and headers compress well together, and it is one write instead of many.
   std::vector<RecordLocation> locations;
   locations.reserve(pending.size());
-  for (const auto& p : pending) {
-    std::string payload = p.is_new ? EncodeMessage(p.record)
-                                   : EncodeLink(LinkRecord{p.record.id, p.record.provenance});
-    MV_ASSIGN_OR_RETURN(RecordLocation loc,
-                        AppendLocked(p.is_new ? RecordType::kMessage : RecordType::kLink, payload));
-    locations.push_back(loc);
+  for (size_t start = 0; start < pending.size(); start += kManifestsPerRecord) {
+    size_t end = std::min(pending.size(), start + kManifestsPerRecord);
+    std::vector<ManifestEntry> entries;
+    entries.reserve(end - start);
+    for (size_t i = start; i < end; ++i) {
+      const auto& p = pending[i];
+      entries.push_back(p.is_new ? ManifestEntry{RecordType::kMessage, EncodeMessage(p.record)}
+                                 : ManifestEntry{RecordType::kLink,
+                                                 EncodeLink(LinkRecord{p.record.id, p.record.provenance})});
+    }
+    MV_ASSIGN_OR_RETURN(std::string payload, EncodeManifests(entries, options_.dictionary_level));
+    MV_ASSIGN_OR_RETURN(RecordLocation loc, AppendLocked(RecordType::kManifests, payload));
+    locations.insert(locations.end(), end - start, loc);
   }
   // After the messages, so that replay finds the ledger rows they change.
   for (const EventRecord& e : events) {
@@ -504,21 +613,45 @@ Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pe
   return report;
 }
 
+void Archive::NoteSmallSegmentLocked(std::string_view plain) {
+  // Reservoir sampling: every small segment seen by this process has the same
+  // chance to be a training sample, in bounded memory.
+  ++samples_seen_;
+  const size_t capacity = static_cast<size_t>(options_.dictionary_samples);
+  if (samples_.size() < capacity) {
+    samples_.emplace_back(plain);
+  } else {
+    uint64_t slot = sample_rng_() % samples_seen_;
+    if (slot < capacity) samples_[slot].assign(plain);
+  }
+  if (small_segments_ >= NextTrainingThreshold()) {
+    Status s = MaybeTrainDictionaryLocked();
+    if (!s.ok()) LogWarning("dictionary training skipped: " + s.ToString());
+  }
+}
+
+uint64_t Archive::NextTrainingThreshold() const {
+  return small_segments_at_training_ == 0 ? options_.first_dictionary_after
+                                          : small_segments_at_training_ * options_.retrain_growth;
+}
+
 Status Archive::MaybeTrainDictionaryLocked() {
-  const uint64_t threshold = small_segments_at_training_ == 0
-                                 ? options_.first_dictionary_after
-                                 : small_segments_at_training_ * options_.retrain_growth;
-  if (small_segments_ < threshold) return Status::Ok();
+  if (small_segments_ < NextTrainingThreshold()) return Status::Ok();
   small_segments_at_training_ = small_segments_;  // also when training fails: no retry storm
-  MV_ASSIGN_OR_RETURN(auto sample, catalog_->SampleSmallSegments(options_.dictionary_samples,
-                                                                 options_.small_segment_bytes));
-  SegmentCodec codec;
   std::vector<std::string> samples;
-  for (const SegmentLocation& loc : sample) {
-    std::string plain;
-    // The hash is not known here; ReadSegment checks it only when given.
-    MV_RETURN_IF_ERROR(ReadSegment(Digest{}, loc, codec, &plain));
-    samples.push_back(std::move(plain));
+  if (samples_.size() >= std::min<size_t>(static_cast<size_t>(options_.dictionary_samples), 200)) {
+    samples = samples_;
+  } else {
+    // Too few seen by this process (e.g. just restarted): sample the archive.
+    MV_ASSIGN_OR_RETURN(auto sample, catalog_->SampleSmallSegments(options_.dictionary_samples,
+                                                                   options_.small_segment_bytes));
+    SegmentCodec codec;
+    for (const SegmentLocation& loc : sample) {
+      std::string plain;
+      // The hash is not known here; ReadSegment checks it only when given.
+      MV_RETURN_IF_ERROR(ReadSegment(Digest{}, loc, codec, &plain, /*mutex_held=*/true));
+      samples.push_back(std::move(plain));
+    }
   }
   const uint32_t id = dictionaries_.NewestId() + 1;
   MV_ASSIGN_OR_RETURN(std::string dict, TrainDictionary(samples, id, options_.dictionary_capacity));
@@ -544,21 +677,43 @@ Status Archive::MaybeTrainDictionaryLocked() {
 }
 
 Status Archive::ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
-                            std::string* plain) {
+                            std::string* plain, bool mutex_held, bool allow_delta) {
   MV_ASSIGN_OR_RETURN(auto reader, Reader(location.record.pack));
   std::string payload;
-  MV_RETURN_IF_ERROR(reader->ReadRecord(location.record.offset, RecordType::kSegment, &payload));
-  MV_ASSIGN_OR_RETURN(SegmentRecord rec, DecodeSegment(payload));
+  RecordType type;
+  MV_RETURN_IF_ERROR(reader->ReadAnyRecord(location.record.offset, &type, &payload));
   const bool check = hash != Digest{};
   std::string where = PackFileName(location.record.pack) + " offset " + std::to_string(location.record.offset);
-  if (check && rec.hash != hash) return Status::Corruption(where + ": segment record holds another segment");
-  std::shared_ptr<const Dictionary> dict;
-  if (rec.dictionary != 0) {
-    dict = dictionaries_.Get(rec.dictionary);
-    if (!dict) return Status::Corruption(where + ": segment needs unknown dictionary " + std::to_string(rec.dictionary));
+  Digest stored_hash{};
+  if (type == RecordType::kSegment) {
+    MV_ASSIGN_OR_RETURN(SegmentRecord rec, DecodeSegment(payload));
+    stored_hash = rec.hash;
+    std::shared_ptr<const Dictionary> dict;
+    if (rec.dictionary != 0) {
+      dict = dictionaries_.Get(rec.dictionary);
+      if (!dict) return Status::Corruption(where + ": segment needs unknown dictionary " + std::to_string(rec.dictionary));
+    }
+    MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, plain).WithContext(where));
+  } else if (type == RecordType::kDeltaSegment) {
+    if (!allow_delta) return Status::Corruption(where + ": a delta segment's base must be a plain segment");
+    MV_ASSIGN_OR_RETURN(DeltaSegmentRecord rec, DecodeDeltaSegment(payload));
+    stored_hash = rec.hash;
+    std::optional<SegmentLocation> base_location;
+    if (mutex_held) {
+      MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
+    } else {
+      std::lock_guard lock(mutex_);
+      MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
+    }
+    if (!base_location) return Status::Corruption(where + ": the base of this delta segment is missing");
+    std::string base;
+    MV_RETURN_IF_ERROR(ReadSegment(rec.base, *base_location, codec, &base, mutex_held, /*allow_delta=*/false));
+    MV_RETURN_IF_ERROR(codec.DecompressDelta(rec.frame, base, rec.raw_length, plain).WithContext(where));
+  } else {
+    return Status::Corruption(where + ": expected a segment record, found " + std::string(RecordTypeName(type)));
   }
-  MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, plain).WithContext(where));
-  if (Sha256::Of(*plain) != rec.hash) {
+  if (check && stored_hash != hash) return Status::Corruption(where + ": segment record holds another segment");
+  if (Sha256::Of(*plain) != stored_hash) {
     return Status::Corruption(where + ": segment content does not match its SHA-256");
   }
   return Status::Ok();
@@ -687,6 +842,8 @@ Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, 
         case RecordType::kLink: s = DecodeLink(r.payload).status(); break;
         case RecordType::kDictionary: s = DecodeDictionary(r.payload).status(); break;
         case RecordType::kEvent: s = DecodeEvent(r.payload).status(); break;
+        case RecordType::kDeltaSegment: s = DecodeDeltaSegment(r.payload).status(); break;
+        case RecordType::kManifests: s = DecodeManifests(r.payload).status(); break;
       }
       if (!s.ok()) report->faults.push_back({path + " offset " + std::to_string(r.offset), s.message()});
       return Status::Ok();

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -57,12 +58,12 @@ struct ArchiveOptions {
   uint64_t pack_size_limit = 256ull << 20;  // a pack is sealed past this size
   SegmenterOptions segmenter;               // how messages are cut into segments
   int level = 3;                            // zstd level without a dictionary
-  int dictionary_level = 7;                 // zstd level for small segments with a dictionary
+  int dictionary_level = 3;                 // zstd level for small segments with a dictionary
   uint32_t small_segment_bytes = 16384;     // segments up to this size use the dictionary
-  uint64_t first_dictionary_after = 1000;   // small segments stored before the first training
+  uint64_t first_dictionary_after = 300;   // small segments stored before the first training
   uint64_t retrain_growth = 8;              // retrain when small segments grew by this factor
   size_t dictionary_capacity = 112640;      // bytes of a trained dictionary
-  int dictionary_samples = 4000;            // small segments sampled for training
+  int dictionary_samples = 2000;            // small segments sampled for training
 };
 
 struct IngestedMessage {
@@ -111,6 +112,11 @@ struct VerifyReport {
 
 class Archive;
 
+// For a header block: SHA-256 over its Date, From and Subject values, which copies
+// of one mail share even when Received, Delivered-To, Message-ID or X-Folder
+// differ. nullopt when the block has no Date or no From.
+std::optional<Digest> HeaderSimilarityKey(std::string_view header_block);
+
 // Streams messages into the archive. Use one thread at a time. Dropping a batch
 // without Commit() forgets its messages (their segments stay as unreferenced
 // data until compaction).
@@ -145,6 +151,8 @@ class IngestBatch {
   friend class Archive;
   explicit IngestBatch(Archive* archive);
   Status StoreSegment(std::string_view segment);
+  // The plain bytes of base segment `hash`, from a small cache or the packs.
+  Result<std::string_view> BasePlain(const Digest& hash, const SegmentLocation& location);
 
   struct Pending {
     MessageRecord record;
@@ -159,6 +167,8 @@ class IngestBatch {
   Sha256 segment_hash_;
   std::string canonical_;
   std::string frame_;
+  std::string delta_frame_;
+  std::map<Digest, std::string> base_cache_;  // recently used delta bases (bounded)
   std::vector<Digest> segments_;
   uint64_t length_ = 0;
   bool open_ = false;
@@ -219,18 +229,27 @@ class Archive {
   Status LoadDictionaries();
   std::vector<uint32_t> ListPacks() const;
   Result<std::shared_ptr<PackReader>> Reader(uint32_t pack);
+  // Reads, decompresses and checks one segment. `mutex_held` says whether the
+  // caller holds mutex_ (a delta segment must look up its base's location).
   Status ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
-                     std::string* plain);
+                     std::string* plain, bool mutex_held = false, bool allow_delta = true);
+  Result<std::optional<SegmentLocation>> LocateSegmentLocked(const Digest& hash);
 
   // Under mutex_:
   Result<bool> SegmentKnownLocked(const Digest& hash);
   Result<RecordLocation> AppendLocked(RecordType type, std::string_view payload);
   Result<bool> MessageKnownLocked(const Digest& id);
+  // Appends a segment record (or, with `base`, a delta segment record).
   Status StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint32_t dictionary,
-                            std::string_view frame);
+                            std::string_view frame, const Digest* base);
+  // The base registered for near-duplicates of header block `key`, if any.
+  std::optional<std::pair<Digest, SegmentLocation>> SimilarBaseLocked(const Digest& key);
   Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending,
                                     const std::vector<EventRecord>& events);
   Status MaybeTrainDictionaryLocked();
+  // Offers a small segment's plain bytes as a training sample; trains when due.
+  void NoteSmallSegmentLocked(std::string_view plain);
+  uint64_t NextTrainingThreshold() const;
 
   ArchiveOptions options_;
   bool writable_ = false;
@@ -244,8 +263,14 @@ class Archive {
   std::map<Digest, SegmentLocation> pending_segments_;  // written, not yet in the catalog
   std::mutex readers_mutex_;  // guards readers_ (taken with or without mutex_)
   std::map<uint32_t, std::shared_ptr<PackReader>> readers_;
+  // Header blocks seen, by HeaderSimilarityKey → the segment later copies are
+  // stored as deltas against. In memory only, bounded; losing it costs ratio only.
+  std::map<Digest, Digest> similar_headers_;
   uint64_t small_segments_ = 0;
   uint64_t small_segments_at_training_ = 0;
+  std::vector<std::string> samples_;  // reservoir of small segments for training
+  uint64_t samples_seen_ = 0;
+  std::mt19937_64 sample_rng_{0x6d61696c7661756cull};
 };
 
 }  // namespace mailvault

@@ -90,20 +90,26 @@ Result<uint64_t> PackReader::FileSize() const {
 }
 
 Status PackReader::ReadRecord(uint64_t offset, RecordType expected, std::string* payload) const {
+  RecordType type;
+  MV_RETURN_IF_ERROR(ReadAnyRecord(offset, &type, payload));
+  if (type != expected) {
+    return Status::Corruption(path_ + " offset " + std::to_string(offset) + ": expected a " +
+                              std::string(RecordTypeName(expected)) + " record, found " +
+                              std::string(RecordTypeName(type)));
+  }
+  return Status::Ok();
+}
+
+Status PackReader::ReadAnyRecord(uint64_t offset, RecordType* type, std::string* payload) const {
   auto where = [&] { return path_ + " offset " + std::to_string(offset); };
   std::string header;
   MV_RETURN_IF_ERROR(ReadAt(fd_.get(), offset, kRecordHeaderSize, &header).WithContext(where()));
-  RecordType type;
   uint32_t length = 0;
-  MV_RETURN_IF_ERROR(DecodeRecordHeader(header, &type, &length).WithContext(where()));
-  if (type != expected) {
-    return Status::Corruption(where() + ": expected a " + std::string(RecordTypeName(expected)) +
-                              " record, found " + std::string(RecordTypeName(type)));
-  }
+  MV_RETURN_IF_ERROR(DecodeRecordHeader(header, type, &length).WithContext(where()));
   MV_RETURN_IF_ERROR(ReadAt(fd_.get(), offset + kRecordHeaderSize, length, payload).WithContext(where()));
   if (payload->size() != length) return Status::Corruption(where() + ": record cut short");
   if (!RecordChecksumMatches(header, *payload)) {
-    return Status::Corruption(where() + ": " + std::string(RecordTypeName(type)) +
+    return Status::Corruption(where() + ": " + std::string(RecordTypeName(*type)) +
                               " record checksum mismatch");
   }
   return Status::Ok();

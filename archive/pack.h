@@ -61,6 +61,8 @@ class PackReader {
 
   // Reads the record at `offset`, checks its checksum and type, and returns its payload.
   Status ReadRecord(uint64_t offset, RecordType expected, std::string* payload) const;
+  // Reads whatever record is at `offset`, checking its checksum.
+  Status ReadAnyRecord(uint64_t offset, RecordType* type, std::string* payload) const;
   Result<uint64_t> FileSize() const;
   uint32_t id() const { return id_; }
   const std::string& path() const { return path_; }

@@ -1,6 +1,7 @@
 #include "archive/pack_format.h"
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cstring>
 
@@ -103,6 +104,8 @@ std::string_view RecordTypeName(RecordType type) {
     case RecordType::kLink: return "link";
     case RecordType::kDictionary: return "dictionary";
     case RecordType::kEvent: return "event";
+    case RecordType::kDeltaSegment: return "delta segment";
+    case RecordType::kManifests: return "manifests";
   }
   return "unknown";
 }
@@ -124,7 +127,7 @@ Status DecodeRecordHeader(std::string_view header, RecordType* type, uint32_t* l
   if (header.size() < kRecordHeaderSize) return Status::Corruption("record header cut short");
   Reader r(header);
   uint8_t t = r.U8();
-  if (t < 1 || t > 5) return Status::Corruption("unknown record type " + std::to_string(t));
+  if (t < 1 || t > 7) return Status::Corruption("unknown record type " + std::to_string(t));
   r.U8();
   r.U8();
   r.U8();
@@ -186,6 +189,68 @@ std::string EncodeEvent(const EventRecord& e) {
   PutStr(&out, e.source);
   PutStr(&out, e.key);
   PutStr(&out, e.detail);
+  return out;
+}
+
+std::string EncodeDeltaSegment(const Digest& hash, uint32_t raw_length, const Digest& base,
+                               std::string_view frame) {
+  std::string out;
+  out.reserve(72 + frame.size());
+  PutDigest(&out, hash);
+  PutU32(&out, raw_length);
+  PutDigest(&out, base);
+  out.append(frame);
+  return out;
+}
+
+Result<std::string> EncodeManifests(const std::vector<ManifestEntry>& entries, int level) {
+  std::string plain;
+  for (const ManifestEntry& e : entries) {
+    PutU8(&plain, static_cast<uint8_t>(e.type));
+    PutStr(&plain, e.payload);
+  }
+  std::string out;
+  PutU32(&out, static_cast<uint32_t>(entries.size()));
+  PutU32(&out, static_cast<uint32_t>(plain.size()));
+  size_t header = out.size();
+  out.resize(header + ZSTD_compressBound(plain.size()));
+  size_t n = ZSTD_compress(out.data() + header, out.size() - header, plain.data(), plain.size(), level);
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(header + n);
+  return out;
+}
+
+Result<DeltaSegmentRecord> DecodeDeltaSegment(std::string_view payload) {
+  Reader r(payload);
+  DeltaSegmentRecord d;
+  d.hash = r.D();
+  d.raw_length = r.U32();
+  d.base = r.D();
+  if (r.failed()) return Malformed("delta segment");
+  d.frame = r.rest();
+  return d;
+}
+
+Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload) {
+  Reader r(payload);
+  uint32_t count = r.U32();
+  uint32_t raw_length = r.U32();
+  if (r.failed() || raw_length > kMaxRecordPayload * 4ull) return Malformed("manifests");
+  std::string plain(raw_length, '\0');
+  std::string_view frame = r.rest();
+  size_t n = ZSTD_decompress(plain.data(), plain.size(), frame.data(), frame.size());
+  if (ZSTD_isError(n) || n != raw_length) return Malformed("manifests");
+  Reader entries(plain);
+  std::vector<ManifestEntry> out;
+  for (uint32_t i = 0; i < count; ++i) {
+    ManifestEntry e;
+    uint8_t type = entries.U8();
+    e.payload = entries.Str();
+    if (entries.failed() || (type != 2 && type != 3)) return Malformed("manifests");
+    e.type = static_cast<RecordType>(type);
+    out.push_back(std::move(e));
+  }
+  if (!entries.done()) return Malformed("manifests");
   return out;
 }
 

@@ -18,6 +18,13 @@
 //   4 dictionary := id:u32 sample_count:u32 zstd_dictionary
 //   5 event      := kind:u8 at:i64 source:str key:str detail:str
 //                   ; ledger events (e.g. a POP3 UIDL gone from the server)
+//   6 delta      := hash:digest raw_length:u32 base:digest zstd_frame
+//                   ; a segment compressed against segment `base` (a type 1 segment,
+//                   ; never another delta): near-duplicate header blocks
+//   7 manifests  := count:u32 raw_length:u32 zstd_frame
+//                   ; the frame holds `count` entries (type:u8 length:u32 payload),
+//                   ; each a message (2) or link (3) payload: one commit's manifests
+//                   ; compressed together
 //   provenance  := kind:u8 seen_at:i64 source:str key:str
 //
 // A message record is written only after all its segments, and only at batch
@@ -47,6 +54,8 @@ enum class RecordType : uint8_t {
   kLink = 3,
   kDictionary = 4,
   kEvent = 5,
+  kDeltaSegment = 6,
+  kManifests = 7,
 };
 
 std::string_view RecordTypeName(RecordType type);
@@ -85,6 +94,19 @@ struct LinkRecord {
   Provenance provenance;
 };
 
+struct DeltaSegmentRecord {
+  Digest hash{};
+  uint32_t raw_length = 0;
+  Digest base{};
+  std::string_view frame;  // borrowed from the payload
+};
+
+// One entry of a manifests record: a message or link payload.
+struct ManifestEntry {
+  RecordType type = RecordType::kMessage;
+  std::string payload;
+};
+
 struct DictionaryRecord {
   uint32_t id = 0;
   uint32_t sample_count = 0;
@@ -113,6 +135,10 @@ std::string EncodeMessage(const MessageRecord& m);
 std::string EncodeLink(const LinkRecord& l);
 std::string EncodeDictionary(uint32_t id, uint32_t sample_count, std::string_view dictionary);
 std::string EncodeEvent(const EventRecord& e);
+std::string EncodeDeltaSegment(const Digest& hash, uint32_t raw_length, const Digest& base,
+                               std::string_view frame);
+// Entries are compressed with zstd at `level`. kInternal only if zstd fails.
+Result<std::string> EncodeManifests(const std::vector<ManifestEntry>& entries, int level);
 
 // Decoders: kCorruption when the payload does not follow the grammar.
 Result<SegmentRecord> DecodeSegment(std::string_view payload);
@@ -120,5 +146,7 @@ Result<MessageRecord> DecodeMessage(std::string_view payload);
 Result<LinkRecord> DecodeLink(std::string_view payload);
 Result<DictionaryRecord> DecodeDictionary(std::string_view payload);
 Result<EventRecord> DecodeEvent(std::string_view payload);
+Result<DeltaSegmentRecord> DecodeDeltaSegment(std::string_view payload);
+Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload);
 
 }  // namespace mailvault

@@ -64,6 +64,10 @@ class SegmentCodec {
 
   // One zstd frame of `plain`, with `dictionary` (its prepared level) or at `level`.
   Status Compress(std::string_view plain, const Dictionary* dictionary, int level, std::string* frame);
+  // One zstd frame of `plain` that refers to `base` (near-duplicate content).
+  Status CompressDelta(std::string_view plain, std::string_view base, int level, std::string* frame);
+  Status DecompressDelta(std::string_view frame, std::string_view base, size_t raw_length,
+                         std::string* plain);
   // Exactly `raw_length` bytes from `frame`, or kCorruption.
   Status Decompress(std::string_view frame, const Dictionary* dictionary, size_t raw_length,
                     std::string* plain);
