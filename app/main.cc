@@ -7,6 +7,7 @@
 
 #include "app/archive_commands.h"
 #include "app/collector_commands.h"
+#include "app/search_commands.h"
 
 namespace {
 
@@ -53,6 +54,19 @@ int main(int argc, char** argv) {
   bool stats_json = false;
   auto* stats = app.add_subcommand("stats", "messages, raw bytes, stored bytes, ratios");
   stats->add_flag("--json", stats_json, "one JSON document on stdout");
+
+  SearchFlags search_flags;
+  auto* search = app.add_subcommand(
+      "search", "index what is pending, then search (query language: doc/search.md)");
+  search->add_flag("--json", search_flags.json, "one JSON document on stdout");
+  search->add_option("--sort", search_flags.sort, "date (newest first, default) or relevance");
+  search->add_option("--offset", search_flags.offset, "skip this many results (default 0)");
+  search->add_option("--limit", search_flags.limit, "results to show (default 20)");
+  // Everything from the first word of the query on is the query, so that
+  // "-term" (exclude) is not taken for an option; options come first.
+  search->prefix_command();
+
+  auto* reindex = app.add_subcommand("reindex", "recreate the search index from the archive");
 
   CollectFlags collect_flags;
   auto* collect = app.add_subcommand("collect", "one collection run of every account (or one) now");
@@ -107,6 +121,11 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return RunVerify(g);
   if (rebuild->parsed()) return RunRebuild(g);
   if (stats->parsed()) return RunStats(g, stats_json);
+  if (search->parsed()) {
+    search_flags.query = search->remaining();
+    return RunSearch(g, search_flags);
+  }
+  if (reindex->parsed()) return RunReindex(g);
   if (collect->parsed()) return RunCollect(g, collect_flags);
   if (account_add_cmd->parsed()) return RunAccountAdd(g, account_add);
   if (account_list->parsed()) return RunAccountList(g, account_list_json);
