@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app/progress.h"
+#include "app/search_commands.h"
 #include "archive/mail_export.h"
 #include "base/file.h"
 
@@ -104,17 +105,28 @@ int RunExport(const GlobalFlags& g, const ExportFlags& f) {
   } else {
     return Fail(Status::InvalidArgument("--format must be mbox or eml, not '" + f.format + "'"));
   }
-  if (!f.query.empty()) {
-    return Fail(Status::Unsupported(
-        "exporting by QUERY needs the search index, which this build does not have yet; "
-        "leave QUERY out to export every message"));
-  }
   auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWriteIfFree);
   if (!archive.ok()) return Fail(archive.status());
-  auto stats = (*archive)->Stats();
-  ProgressBar bar("export", stats.ok() ? stats->messages : 0, false);
+  std::vector<Digest> ids;  // empty: every message
+  std::string query;
+  for (const std::string& word : f.query) query += (query.empty() ? "" : " ") + word;
+  uint64_t total = 0;
+  if (!query.empty()) {
+    auto found = FindMessages(**archive, g.data_dir, query);
+    if (!found.ok()) return Fail(found.status());
+    if (found->empty()) {
+      std::printf("export: no message matches [%s]; nothing written\n", query.c_str());
+      return 0;
+    }
+    ids = std::move(found).value();
+    total = ids.size();
+  } else {
+    auto stats = (*archive)->Stats();
+    total = stats.ok() ? stats->messages : 0;
+  }
+  ProgressBar bar("export", total, false);
   ExportSummary summary;
-  Status s = ExportMessages(**archive, {}, format, f.out, [&](uint64_t done) { bar.Update(done); }, &summary);
+  Status s = ExportMessages(**archive, ids, format, f.out, [&](uint64_t done) { bar.Update(done); }, &summary);
   bar.Done();
   if (!s.ok()) return Fail(s);
   std::printf("export: %llu messages, %s, to %s\n", static_cast<unsigned long long>(summary.messages),

@@ -26,7 +26,7 @@ struct ImportFlags {
 struct ExportFlags {
   std::string format;
   std::string out;
-  std::string query;
+  std::vector<std::string> query;  // search-language words joined by spaces; empty = all
 };
 
 int RunInit(const GlobalFlags& g);

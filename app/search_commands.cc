@@ -101,6 +101,25 @@ Status IndexPendingMessages(Archive& archive, const std::string& index_dir) {
 
 }  // namespace
 
+Result<std::vector<Digest>> FindMessages(Archive& archive, const std::string& data_dir,
+                                         const std::string& query) {
+  const std::string index_dir = IndexDirectory(data_dir);
+  MV_RETURN_IF_ERROR(IndexPendingMessages(archive, index_dir));
+  MV_ASSIGN_OR_RETURN(auto searcher, IndexSearcher::Open(index_dir));
+  SearchOptions o;
+  o.now = SystemClock::Instance().NowUnixSeconds();
+  auto hex_ids = searcher->MatchingIds(query, o);
+  if (!hex_ids.ok()) return hex_ids.status().WithContext("search [" + query + "]");
+  std::vector<Digest> ids;
+  ids.reserve(hex_ids->size());
+  for (const std::string& hex : *hex_ids) {
+    auto id = DigestFromHex(hex);
+    if (!id) return Status::Internal("the index returned a malformed id: " + hex);
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
 int RunSearch(const GlobalFlags& g, const SearchFlags& f) {
   std::string query;
   for (const std::string& word : f.query) query += (query.empty() ? "" : " ") + word;

@@ -21,6 +21,10 @@ struct SearchFlags {
 };
 
 int RunSearch(const GlobalFlags& g, const SearchFlags& f);
+// The ids of every message matching `query` (the search language), after
+// indexing what the archive holds that the index lacks. For `export QUERY`.
+Result<std::vector<Digest>> FindMessages(Archive& archive, const std::string& data_dir,
+                                         const std::string& query);
 int RunReindex(const GlobalFlags& g);
 
 }  // namespace mailvault

@@ -342,5 +342,28 @@ TEST_F(ArchiveCliTest, AFullDiskRefusesCleanlyAndKeepsWhatWasCommitted) {
   }
 }
 
+
+TEST_F(ArchiveCliTest, ExportByQueryWritesOnlyTheMatches) {
+  std::string a = dir_.path() + "/a.eml", b = dir_.path() + "/b.eml";
+  testing::WriteFile(a, "Subject: alpha report\nFrom: a@example.com\nDate: Mon, 1 Jan 2001 00:00:00 +0000\n\none\n");
+  testing::WriteFile(b, "Subject: beta plan\nFrom: b@example.org\nDate: Mon, 1 Jan 2001 00:00:00 +0000\n\ntwo\n");
+  ASSERT_EQ(Mailvault(Data(), {"import", a, b}).exit_code, 0);
+  std::string out = dir_.path() + "/out";
+  ProcessResult r = Mailvault(Data(), {"export", "--format", "eml", "--out", out, "subject:alpha"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(out)) files.push_back(e.path().filename().string());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0], ToHex(Sha256::Of(testing::CanonicalizeForTest(testing::ReadFile(a)))) + ".eml");
+
+  ProcessResult none = Mailvault(Data(), {"export", "--format", "mbox", "--out", dir_.path() + "/x.mbox", "zzzunmatched"});
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_NE(none.out.find("no message matches"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_.path() + "/x.mbox"));
+  ProcessResult bad = Mailvault(Data(), {"export", "--format", "eml", "--out", out, "subject:("});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("column"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace mailvault
