@@ -14,16 +14,16 @@
 #include "base/file.h"
 
 namespace mailvault {
-namespace {
-
 Result<std::unique_ptr<Archive>> OpenArchive(const GlobalFlags& g, ArchiveOptions::Mode mode,
-                                             bool create = false) {
+                                             bool create) {
   ArchiveOptions o;
   o.data_dir = g.data_dir;
   o.mode = mode;
   o.create = create;
   return Archive::Open(o);
 }
+
+namespace {
 
 double Ratio(uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b); }
 

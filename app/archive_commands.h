@@ -37,6 +37,10 @@ int RunVerify(const GlobalFlags& g);
 int RunRebuild(const GlobalFlags& g);
 int RunStats(const GlobalFlags& g, bool json);
 
+// Opens the archive in g.data_dir (creating it when `create`).
+Result<std::unique_ptr<Archive>> OpenArchive(const GlobalFlags& g, ArchiveOptions::Mode mode,
+                                             bool create = false);
+
 // Prints "mailvault: <status>" to stderr and returns 1.
 int Fail(const Status& status);
 

@@ -16,15 +16,6 @@
 namespace mailvault {
 namespace {
 
-Result<std::unique_ptr<Archive>> OpenArchive(const GlobalFlags& g, ArchiveOptions::Mode mode,
-                                             bool create = false) {
-  ArchiveOptions o;
-  o.data_dir = g.data_dir;
-  o.mode = mode;
-  o.create = create;
-  return Archive::Open(o);
-}
-
 // [collector] settings when --config names a file, else the defaults.
 Result<CollectionOptions> LoadCollectionOptions(const GlobalFlags& g) {
   Settings settings = DefaultSettings();

@@ -158,7 +158,7 @@ Status MailImporter::Import(const std::string& path) {
     return Status::Ok();
   }
   if (fs::is_directory(status)) return ImportDirectory(path);
-  return ImportFile(path, /*explicitly_named=*/true);
+  return ImportFile(path);
 }
 
 Status MailImporter::ImportDirectory(const std::string& path) {
@@ -183,7 +183,7 @@ Status MailImporter::ImportDirectory(const std::string& path) {
         }
         std::sort(mails.begin(), mails.end(),
                   [](const auto& a, const auto& b) { return a.path() < b.path(); });
-        for (const auto& m : mails) MV_RETURN_IF_ERROR(ImportFile(m.path().string(), true));
+        for (const auto& m : mails) MV_RETURN_IF_ERROR(ImportFile(m.path().string()));
       } else if (!(maildir && name == "tmp")) {
         MV_RETURN_IF_ERROR(ImportDirectory(e.path().string()));
       }
@@ -201,7 +201,7 @@ Status MailImporter::ImportDirectory(const std::string& path) {
         ++summary_.skipped_files;
         continue;
       }
-      MV_RETURN_IF_ERROR(ImportFile(e.path().string(), false));
+      MV_RETURN_IF_ERROR(ImportFile(e.path().string()));
     }
   }
   return Status::Ok();
@@ -221,7 +221,7 @@ uint64_t MailImporter::TotalBytes(const std::string& path) {
   return total;
 }
 
-Status MailImporter::ImportFile(const std::string& path, bool /*explicitly_named*/) {
+Status MailImporter::ImportFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     Refuse(path, 0, ErrnoToStatus(errno, "open").message());

@@ -82,7 +82,7 @@ class MailImporter {
   static uint64_t TotalBytes(const std::string& path);
 
  private:
-  Status ImportFile(const std::string& path, bool explicitly_named);
+  Status ImportFile(const std::string& path);
   Status ImportDirectory(const std::string& path);
   Status ImportMbox(const std::string& path, int fd, uint64_t start);
   Status ImportSingle(const std::string& path, int fd, const std::string& head, uint64_t size);
