@@ -299,21 +299,35 @@ Result<std::string> DovecotServer::DeliverFile(const std::string& user, const st
 
 Result<std::vector<DovecotServer::StoredMessage>> DovecotServer::Messages(
     const std::string& user) const {
-  std::vector<StoredMessage> out;
-  for (const char* sub : {"/new", "/cur"}) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(MaildirOf(user) + sub, ec)) {
-      // ReadSmallFile sizes its buffer by the limit: pass the file's own size.
-      const uint64_t size = entry.file_size(ec);
-      if (ec) return Status::IoError("stat " + entry.path().string() + ": " + ec.message());
-      MV_ASSIGN_OR_RETURN(std::string data, ReadSmallFile(entry.path().string(), size));
-      out.push_back({entry.path().string(), std::move(data)});
+  // Dovecot renames files (new/ to cur/, flag changes in cur/) and expunges them
+  // while a session ends, also one whose client was killed. A file gone between
+  // our listing and our read means the snapshot is torn: list again, a bounded
+  // number of times, until one listing reads through.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::vector<StoredMessage> out;
+    bool torn = false;
+    for (const char* sub : {"/new", "/cur"}) {
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(MaildirOf(user) + sub, ec)) {
+        auto data = ReadSmallFile(entry.path().string(), 1ull << 30);
+        if (!data.ok() && data.status().code() == StatusCode::kNotFound) {
+          torn = true;
+          break;
+        }
+        if (!data.ok()) return data.status();
+        out.push_back({entry.path().string(), std::move(data).value()});
+      }
+      if (torn) break;
+      if (ec) return Status::IoError("list " + MaildirOf(user) + sub + ": " + ec.message());
     }
-    if (ec) return Status::IoError("list " + MaildirOf(user) + sub + ": " + ec.message());
+    if (!torn) {
+      std::sort(out.begin(), out.end(),
+                [](const StoredMessage& a, const StoredMessage& b) { return a.path < b.path; });
+      return out;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::sort(out.begin(), out.end(),
-            [](const StoredMessage& a, const StoredMessage& b) { return a.path < b.path; });
-  return out;
+  return Status::Unavailable("the Maildir of " + user + " kept changing while being read");
 }
 
 Result<size_t> DovecotServer::CountMessages(const std::string& user) const {
