@@ -22,6 +22,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::DovecotServer;
+using testing::DovecotSuite;
 
 // Mail as a delivery agent writes it: LF line ends, a long line every 7th.
 std::string Mail(const std::string& user, int i) {
@@ -36,29 +37,10 @@ std::string Mail(const std::string& user, int i) {
   return m;
 }
 
-class CollectorDovecotTest : public ::testing::Test {
+class CollectorDovecotTest : public DovecotSuite {
  protected:
-  static void SetUpTestSuite() {
-    server_ = new DovecotServer();
-    Status status = server_->Start();
-    if (!status.ok()) {
-      start_error_ = status.ToString();
-      delete server_;
-      server_ = nullptr;
-    }
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(server_, nullptr) << "Dovecot did not start: " << start_error_;
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    user_ = "c" + std::string(info->name());
-    std::transform(user_.begin(), user_.end(), user_.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    ASSERT_TRUE(server_->AddUser(user_, kPassword).ok());
+    ASSERT_NO_FATAL_FAILURE(AddTestUser("c", kPassword));
     ArchiveOptions o;
     o.data_dir = dir_.path() + "/data";
     o.create = true;
@@ -102,16 +84,11 @@ class CollectorDovecotTest : public ::testing::Test {
   }
 
   static constexpr const char* kPassword = "pw-Collect-7";
-  static DovecotServer* server_;
-  static std::string start_error_;
-  std::string user_;
   testing::TempDir dir_;
   std::unique_ptr<Archive> archive_;
   CollectionOptions options_;
 };
 
-DovecotServer* CollectorDovecotTest::server_ = nullptr;
-std::string CollectorDovecotTest::start_error_;
 
 TEST_F(CollectorDovecotTest, FirstRunByteExactSecondRunNothingThenOnlyNewAndKeepKeeps) {
   Deliver(user_, 0, 30);

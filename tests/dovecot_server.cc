@@ -394,4 +394,31 @@ Status DovecotServer::WipeUidList(const std::string& user) {
   return was_running ? Start() : Status::Ok();
 }
 
+DovecotServer* DovecotSuite::server_ = nullptr;
+std::string DovecotSuite::start_error_;
+
+void DovecotSuite::SetUpTestSuite() {
+  server_ = new DovecotServer();
+  Status status = server_->Start();
+  if (!status.ok()) {
+    start_error_ = status.ToString();
+    delete server_;
+    server_ = nullptr;
+  }
+}
+
+void DovecotSuite::TearDownTestSuite() {
+  delete server_;
+  server_ = nullptr;
+}
+
+void DovecotSuite::AddTestUser(const std::string& prefix, const std::string& password) {
+  ASSERT_NE(server_, nullptr) << "Dovecot did not start: " << start_error_;
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  user_ = prefix + info->name();
+  std::transform(user_.begin(), user_.end(), user_.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  ASSERT_TRUE(server_->AddUser(user_, password).ok());
+}
+
 }  // namespace mailvault::testing

@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "base/status.h"
 #include "tests/testing.h"
 
@@ -103,6 +105,22 @@ class DovecotServer {
   std::vector<std::pair<std::string, std::string>> users_;
   pid_t pid_ = -1;
   uint64_t delivered_ = 0;
+};
+
+// A GoogleTest fixture base: one Dovecot for the whole test suite (starting one
+// takes about a second), and a fresh user per test, named after the test.
+class DovecotSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  // Fails the test when Dovecot did not start; else adds the user
+  // `prefix` + the test's name in lower case, as user_. Call with
+  // ASSERT_NO_FATAL_FAILURE.
+  void AddTestUser(const std::string& prefix, const std::string& password);
+
+  static DovecotServer* server_;
+  static std::string start_error_;
+  std::string user_;
 };
 
 }  // namespace mailvault::testing

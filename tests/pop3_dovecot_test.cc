@@ -23,30 +23,12 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::DovecotServer;
+using testing::DovecotSuite;
 
-class Pop3DovecotTest : public ::testing::Test {
+class Pop3DovecotTest : public DovecotSuite {
  protected:
-  static void SetUpTestSuite() {
-    server_ = new DovecotServer();
-    Status status = server_->Start();
-    if (!status.ok()) {
-      start_error_ = status.ToString();
-      delete server_;
-      server_ = nullptr;
-    }
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(server_, nullptr) << "Dovecot did not start: " << start_error_;
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    user_ = std::string("u") + info->name();
-    std::transform(user_.begin(), user_.end(), user_.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    ASSERT_TRUE(server_->AddUser(user_, password_).ok());
+    ASSERT_NO_FATAL_FAILURE(AddTestUser("u", password_));
   }
 
   Pop3Options Options(Pop3Tls tls) const {
@@ -73,14 +55,9 @@ class Pop3DovecotTest : public ::testing::Test {
     return session;
   }
 
-  static DovecotServer* server_;
-  static std::string start_error_;
-  std::string user_;
   const std::string password_ = "pw-Secret-42";
 };
 
-DovecotServer* Pop3DovecotTest::server_ = nullptr;
-std::string Pop3DovecotTest::start_error_;
 
 std::string Sample(int i) {
   // LF line ends as in a Maildir; a dot line, a "From " line, long and empty lines.
