@@ -756,14 +756,8 @@ Status Archive::ReadMessage(const Digest& id, const std::function<Status(std::st
     MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
     if (!row) return Status::NotFound("no message with id " + ToHex(id));
     for (const Digest& seg : row->segments) {
-      MV_ASSIGN_OR_RETURN(auto loc, catalog_->FindSegment(seg));
-      if (!loc) {
-        auto pending = pending_segments_.find(seg);
-        if (pending == pending_segments_.end()) {
-          return Status::Corruption("message " + ToHex(id) + ": segment " + ToHex(seg) + " is missing");
-        }
-        loc = pending->second;
-      }
+      MV_ASSIGN_OR_RETURN(auto loc, LocateSegmentLocked(seg));
+      if (!loc) return Status::Corruption("message " + ToHex(id) + ": segment " + ToHex(seg) + " is missing");
       parts.emplace_back(seg, *loc);
     }
   }
