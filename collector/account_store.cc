@@ -110,6 +110,56 @@ Status AccountStore::Add(Account a, std::string_view password) {
   });
 }
 
+Status AccountStore::Update(Account a, std::optional<std::string_view> password) {
+  MV_RETURN_IF_ERROR(ValidateAccount(&a));
+  std::optional<std::string> sealed;
+  if (password) {
+    if (box_ == nullptr) return Status::Internal("AccountStore::Update without a SecretBox");
+    if (password->empty())
+      return Status::InvalidArgument("account " + a.name + ": the password is empty");
+    MV_ASSIGN_OR_RETURN(sealed, box_->Seal(*password, a.name));
+  }
+  const int64_t now = clock_->NowUnixSeconds();
+  return archive_->WithCatalog([&](Catalog& c) -> Status {
+    MV_ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        c.database().Prepare("UPDATE accounts SET host=?, port=?, user=?, tls=?, ca=?, "
+                             "fingerprint=?, policy=?, schedule=?, updated_at=?, "
+                             "password=coalesce(?, password) WHERE name=?"));
+    st.Bind(1, a.host)
+        .Bind(2, static_cast<int64_t>(a.port))
+        .Bind(3, a.user)
+        .Bind(4, TlsModeName(a.tls))
+        .Bind(5, a.ca)
+        .Bind(6, a.fingerprint)
+        .Bind(7, a.policy.ToString())
+        .Bind(8, a.schedule)
+        .Bind(9, now)
+        .Bind(11, a.name);
+    if (sealed) st.BindBlob(10, *sealed);
+    MV_RETURN_IF_ERROR(st.Run());
+    if (c.database().Changes() == 0) return Status::NotFound("no account named " + a.name);
+    return Status::Ok();
+  });
+}
+
+Result<bool> AccountStore::Put(Account a, std::string_view password) {
+  Status updated = Update(a, password);
+  if (updated.code() != StatusCode::kNotFound) {
+    MV_RETURN_IF_ERROR(updated);
+    return false;
+  }
+  // Two processes putting the same new account race here; the loser sees
+  // kAlreadyExists and updates instead.
+  Status added = Add(a, password);
+  if (added.code() == StatusCode::kAlreadyExists) {
+    MV_RETURN_IF_ERROR(Update(std::move(a), password));
+    return false;
+  }
+  MV_RETURN_IF_ERROR(added);
+  return true;
+}
+
 Result<std::vector<Account>> AccountStore::List() {
   std::vector<Account> out;
   MV_RETURN_IF_ERROR(archive_->WithCatalog([&](Catalog& c) -> Status {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,13 @@ class AccountStore {
 
   // kAlreadyExists when the name is taken. REQUIRES: a SecretBox.
   Status Add(Account account, std::string_view password);
+  // Changes the settings of an existing account (created_at stays), and its
+  // password when `password` is given. kNotFound naming the account.
+  // REQUIRES: a SecretBox when a password is given.
+  Status Update(Account account, std::optional<std::string_view> password);
+  // Adds the account, or updates it when it exists (accounts declared in the
+  // configuration file). Returns true when it was created. REQUIRES: a SecretBox.
+  Result<bool> Put(Account account, std::string_view password);
   // In name order.
   Result<std::vector<Account>> List();
   // kNotFound naming the account.

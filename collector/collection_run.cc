@@ -60,8 +60,11 @@ class Run {
   Status CommitBatch();
   Status DeleteAndQuit(Pop3Session& session);
   void Fail(ServerMessage& m, ServerMessage::Outcome outcome, std::string reason);
+  // Fails every message still pending with `reason`.
+  void FailPending(const std::string& reason);
   void Finish();
   void Progress();
+  bool StopRequested() const { return options_.should_stop && options_.should_stop(); }
 
   Archive& archive_;
   const Account& account_;
@@ -74,8 +77,21 @@ class Run {
   // Finished but not yet committed: index into server_ and whether new.
   std::vector<std::pair<size_t, bool>> uncommitted_;
   RunProgress progress_;
+  std::optional<int> login_delay_;  // CAPA LOGIN-DELAY
+  bool quiet_ = false;              // Fail() does not log (FailPending logs once)
   std::chrono::steady_clock::time_point last_progress_{};
 };
+
+// The pause a server asked for with a response code (RFC 2449, 3206).
+std::optional<std::chrono::seconds> RetryAfter(const Status& status,
+                                               std::optional<int> login_delay) {
+  if (status.code() != StatusCode::kUnavailable) return std::nullopt;
+  if (status.message().find("[LOGIN-DELAY") != std::string::npos) {
+    return std::chrono::seconds(login_delay.value_or(15 * 60));
+  }
+  if (status.message().find("[IN-USE]") != std::string::npos) return std::chrono::minutes(5);
+  return std::nullopt;
+}
 
 RunReport Run::Execute(std::string_view password) {
   report_.started_at = clock_->NowUnixSeconds();
@@ -86,6 +102,7 @@ RunReport Run::Execute(std::string_view password) {
     return report_;
   }
   report_.status = Body(password);
+  report_.retry_after = RetryAfter(report_.status, login_delay_);
   Finish();
   return report_;
 }
@@ -95,8 +112,10 @@ Status Run::Body(std::string_view password) {
   MV_RETURN_IF_ERROR(Begin());
   batch_ = archive_.NewBatch();
 
+  if (StopRequested()) return Status::Cancelled("not started: mailvault is stopping");
   Pop3Session session(SessionOptions(account_, options_));
   MV_RETURN_IF_ERROR(session.Connect().WithContext("account " + account_.name));
+  login_delay_ = session.capabilities().login_delay_seconds;
   MV_RETURN_IF_ERROR(
       session.Login(account_.user, password).WithContext("account " + account_.name));
   MV_RETURN_IF_ERROR(ListServer(session));
@@ -105,13 +124,15 @@ Status Run::Body(std::string_view password) {
   Status fetched = Fetch(session);
   // Whatever arrived complete is worth keeping, also when the session broke.
   Status committed = CommitBatch();
+  if (fetched.code() == StatusCode::kCancelled && StopRequested()) {
+    // Stopped between messages: the dialog is in step, so end it properly.
+    FailPending("not fetched: the run was stopped (mailvault is stopping); the next run fetches it");
+    MV_RETURN_IF_ERROR(committed);
+    MV_RETURN_IF_ERROR(DeleteAndQuit(session));
+    return Status::Cancelled("stopped: mailvault is stopping; " + fetched.message());
+  }
   if (!fetched.ok()) {
-    for (ServerMessage& m : server_) {
-      if (m.outcome == ServerMessage::Outcome::kPending) {
-        Fail(m, ServerMessage::Outcome::kFailed,
-             "not fetched: the run stopped: " + fetched.ToString());
-      }
-    }
+    FailPending("not fetched: the run stopped: " + fetched.ToString());
     if (!committed.ok()) LogError("account " + account_.name + ": " + committed.ToString());
     session.Close();  // no QUIT: nothing is deleted
     return fetched;
@@ -240,8 +261,25 @@ void Run::Fail(ServerMessage& m, ServerMessage::Outcome outcome, std::string rea
   report_.items.push_back(RunItem{
       m.key, m.number, m.octets, outcome == ServerMessage::Outcome::kSkipped ? "skipped" : "failed",
       std::move(reason)});
+  if (quiet_) return;
   LogWarning("account " + account_.name + ": message " + std::to_string(m.number) + " (" + m.key +
              ") " + report_.items.back().outcome + ": " + report_.items.back().reason);
+}
+
+void Run::FailPending(const std::string& reason) {
+  // One log line for all of them: a stop can leave thousands.
+  size_t count = 0;
+  quiet_ = true;
+  for (ServerMessage& m : server_) {
+    if (m.outcome == ServerMessage::Outcome::kPending) {
+      Fail(m, ServerMessage::Outcome::kFailed, reason);
+      ++count;
+    }
+  }
+  quiet_ = false;
+  if (count > 0) {
+    LogWarning("account " + account_.name + ": " + std::to_string(count) + " messages " + reason);
+  }
 }
 
 Status Run::Fetch(Pop3Session& session) {
@@ -311,6 +349,7 @@ Status Run::Fetch(Pop3Session& session) {
     }
     return Status::Ok();
   };
+  callbacks.stop = [this] { return StopRequested(); };
   Status s = session.RetrMany(requests, callbacks);
   if (open) {
     // The transfer stopped inside a message: what arrived of it is dropped.
@@ -452,7 +491,9 @@ void Run::Finish() {
                      "archived_before=?, new=?, duplicate=?, failed=?, skipped=?, "
                      "deleted=?, removed=?, bytes=?, complete=?, error=? WHERE id=?"));
       st.Bind(1, report_.ended_at)
-          .Bind(2, report_.status.ok() ? "ok" : "failed")
+          .Bind(2, report_.status.ok()                              ? "ok"
+                   : report_.status.code() == StatusCode::kCancelled ? "interrupted"
+                                                                     : "failed")
           .Bind(3, static_cast<int64_t>(report_.seen))
           .Bind(4, static_cast<int64_t>(report_.archived_before))
           .Bind(5, static_cast<int64_t>(report_.new_messages))
@@ -493,6 +534,15 @@ void Run::Finish() {
 }
 
 }  // namespace
+
+CollectionOptions CollectionOptionsFrom(const CollectorSettings& c) {
+  CollectionOptions o;
+  o.max_message_size = c.max_message_size;
+  o.connect_timeout = c.connect_timeout;
+  o.io_timeout = c.read_timeout;
+  o.session_timeout = c.session_deadline;
+  return o;
+}
 
 Pop3Options SessionOptions(const Account& account, const CollectionOptions& options) {
   Pop3Options o;

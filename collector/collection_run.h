@@ -24,7 +24,8 @@
 // Errors (RunReport::status): kUnavailable another run of the account holds
 // its lock, or the server said [IN-USE]/[LOGIN-DELAY]/[SYS/TEMP] or refused the
 // connection (temporary: retry later); kAuthFailed wrong credentials;
-// kPermissionDenied certificate refused, [SYS/PERM]; kTimeout, kIoError,
+// kPermissionDenied certificate refused, [SYS/PERM]; kCancelled stopped by
+// CollectionOptions::should_stop (a shutdown); kTimeout, kIoError,
 // kProtocol for the transport and server faults of doc/pop3.md; archive errors
 // (kNoSpace, kIoError) as they come. What was committed before an error stays.
 //
@@ -36,6 +37,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,10 +77,21 @@ struct CollectionOptions {
   const Clock* clock = nullptr;
   // Called now and then from the run's thread. Optional.
   std::function<void(const RunProgress&)> on_progress;
+  // Asked before the run connects and before each further RETR. Once it returns
+  // true the run stops taking on work: the messages already requested are
+  // received and committed, the policy's deletions of committed messages are
+  // sent, and the session ends with QUIT. The report's status is then
+  // kCancelled, the run is recorded as "interrupted", and the messages never
+  // requested are failed "not fetched" (the next run takes them). Optional;
+  // the daemon's shutdown uses it.
+  std::function<bool()> should_stop;
   // Called right after each commit returned, with the keys (UIDLs) it made
   // durable. Optional; tests use it to check "never deleted before commit".
   std::function<void(const std::vector<std::string>&)> on_commit;
 };
+
+// The [collector] settings (timeouts, maximum message size) as run options.
+CollectionOptions CollectionOptionsFrom(const CollectorSettings& settings);
 
 // A message that did not make it into the archive in this run, and why.
 struct RunItem {
@@ -107,6 +120,9 @@ struct RunReport {
   bool uidl_fallback = false;  // the server has no UIDL: keys from size + TOP n 0
   std::vector<RunItem> items;  // failed and skipped messages
   Status status;               // the run's error, OK when it ran to the end
+  // The server asked not to be contacted for this long: [LOGIN-DELAY] (the
+  // CAPA LOGIN-DELAY value, else 15 minutes) or [IN-USE] (5 minutes).
+  std::optional<std::chrono::seconds> retry_after;
 
   // Every message on the server is accounted for (see the header comment).
   bool accounted() const {

@@ -947,16 +947,30 @@ size_t Pop3Session::Window() const {
 // while its own output is full.
 namespace {
 
+// When `stop` says so, no further command is sent; the replies already asked
+// for are still read, so the dialog stays in step (QUIT can follow), and the
+// result is kCancelled naming how many were never sent.
 template <typename SendFn, typename ReadFn>
-Status PipelineWindowed(size_t count, size_t window, SendFn send_batch, ReadFn read_one) {
+Status PipelineWindowed(size_t count, size_t window, SendFn send_batch, ReadFn read_one,
+                        const std::function<bool()>& stop = {}) {
   size_t sent = 0;
+  bool stopped = false;
   for (size_t done = 0; done < count; ++done) {
-    if (sent < count && sent - done < window) {
-      size_t upto = std::min(count, done + window);
-      MV_RETURN_IF_ERROR(send_batch(sent, upto));
-      sent = upto;
+    if (!stopped && sent < count && sent - done < window) {
+      if (stop && stop()) {
+        stopped = true;
+      } else {
+        size_t upto = std::min(count, done + window);
+        MV_RETURN_IF_ERROR(send_batch(sent, upto));
+        sent = upto;
+      }
     }
+    if (done == sent) break;
     MV_RETURN_IF_ERROR(read_one(done));
+  }
+  if (sent < count) {
+    return Status::Cancelled("stopped on request with " + std::to_string(count - sent) + " of " +
+                             std::to_string(count) + " commands not sent");
   }
   return Status::Ok();
 }
@@ -1002,7 +1016,7 @@ Status Pop3Session::RetrMany(std::span<const Pop3RetrRequest> requests,
     if (!done.ok()) return i + 1 < requests.size() ? Break(done) : done;
     return Status::Ok();
   };
-  return PipelineWindowed(requests.size(), Window(), send_batch, read_one);
+  return PipelineWindowed(requests.size(), Window(), send_batch, read_one, callbacks.stop);
 }
 
 Status Pop3Session::Dele(uint32_t number) {

@@ -199,9 +199,15 @@ struct Pop3RetrRequest {
 // reported). Only a message reported OK by
 // on_done is complete; chunks before that are provisional. An error returned by
 // on_done aborts the batch.
+//
+// stop (optional) is asked before each further RETR is sent. Once it returns
+// true nothing more is sent, the RETRs already sent are read to their end and
+// reported as usual, and RetrMany returns kCancelled; the session stays usable
+// (QUIT may follow). This is how a shutdown lets a run finish what is in flight.
 struct Pop3RetrCallbacks {
   std::function<Status(uint32_t number, std::string_view chunk)> on_chunk;
   std::function<Status(const Result<Pop3Message>& message, uint32_t number)> on_done;
+  std::function<bool()> stop;
 };
 
 class Pop3Session {

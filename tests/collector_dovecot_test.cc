@@ -157,6 +157,48 @@ TEST_F(CollectorDovecotTest, DeleteWhenArchivedDeletesOnlyWhatIsCommitted) {
   EXPECT_EQ(again.seen, 0u);
 }
 
+// A shutdown (should_stop) ends a run between messages: what was requested is
+// received and committed, the policy's deletions of it are confirmed by QUIT,
+// the rest stays on the server for the next run, and the run is "interrupted".
+TEST_F(CollectorDovecotTest, StopFinishesWhatIsInFlightCommitsAndQuits) {
+  Deliver(user_, 0, 30);
+  Account a = MakeAccount(user_);
+  a.policy.kind = DeletePolicy::Kind::kDeleteWhenArchived;
+  options_.pipeline_window = 4;
+  int asked = 0;
+  // Asked once before connecting and once before each further RETR: stop
+  // after a few messages, with RETRs still outstanding in the pipeline.
+  options_.should_stop = [&] { return ++asked > 7; };
+  RunReport r = Collect(a);
+  EXPECT_EQ(r.status.code(), StatusCode::kCancelled) << r.status.ToString();
+  ASSERT_TRUE(r.accounted());
+  EXPECT_GE(r.new_messages, 5u);
+  EXPECT_LT(r.new_messages, 30u);
+  EXPECT_EQ(r.new_messages + r.failed, 30u);
+  // QUIT went through: exactly the committed messages are gone from the server.
+  EXPECT_EQ(r.deleted, r.new_messages);
+  EXPECT_EQ(OnServer(user_), 30u - r.new_messages);
+  EXPECT_EQ(archive_->Stats()->messages, r.new_messages);
+  auto runs = RecentRuns(*archive_, user_, 1);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].state, "interrupted");
+
+  options_.should_stop = nullptr;
+  RunReport rest = Collect(a);
+  ASSERT_TRUE(rest.status.ok()) << rest.status.ToString();
+  EXPECT_EQ(rest.new_messages, 30u - r.new_messages);
+  EXPECT_EQ(OnServer(user_), 0u);
+  EXPECT_EQ(archive_->Stats()->messages, 30u);
+
+  // Asked to stop before it even connects: nothing happens on the server.
+  Deliver(user_, 30, 33);
+  options_.should_stop = [] { return true; };
+  RunReport none = Collect(a);
+  EXPECT_EQ(none.status.code(), StatusCode::kCancelled);
+  EXPECT_EQ(OnServer(user_), 3u);
+}
+
 TEST_F(CollectorDovecotTest, DeleteAfterDaysCountsFromWhenWeArchivedIt) {
   ManualClock clock(1'800'000'000);
   options_.clock = &clock;
