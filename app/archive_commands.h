@@ -8,12 +8,14 @@
 
 #include "archive/archive.h"
 #include "archive/mail_import.h"
+#include "config/settings.h"
 
 namespace mailvault {
 
 struct GlobalFlags {
   std::string config_path;
   std::string data_dir;  // resolved: --data, else the config's, else ./mailvault-data
+  Settings settings;     // from --config (validated before any command runs), else defaults
 };
 
 struct ImportFlags {

@@ -9,6 +9,7 @@
 #include "app/progress.h"
 #include "base/file.h"
 #include "collector/account_store.h"
+#include "collector/configured_accounts.h"
 #include "collector/collection_run.h"
 #include "collector/secret_box.h"
 #include "config/settings.h"
@@ -16,33 +17,10 @@
 namespace mailvault {
 namespace {
 
-// [collector] settings when --config names a file, else the defaults.
-Result<CollectionOptions> LoadCollectionOptions(const GlobalFlags& g) {
-  Settings settings = DefaultSettings();
-  if (!g.config_path.empty()) {
-    MV_ASSIGN_OR_RETURN(settings, LoadSettings(g.config_path));
-  }
-  CollectionOptions o;
-  o.max_message_size = settings.collector.max_message_size;
-  o.connect_timeout = settings.collector.connect_timeout;
-  o.io_timeout = settings.collector.read_timeout;
-  o.session_timeout = settings.collector.session_deadline;
-  return o;
-}
-
 std::string Json(const Poco::JSON::Object& o) {
   std::ostringstream out;
   o.stringify(out);
   return out.str();
-}
-
-// Reads the password file: its first line, without the line end.
-Result<std::string> ReadPasswordFile(const std::string& path) {
-  MV_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, 4096));
-  size_t end = text.find_first_of("\r\n");
-  if (end != std::string::npos) text.resize(end);
-  if (text.empty()) return Status::InvalidArgument("the password file " + path + " is empty");
-  return text;
 }
 
 }  // namespace
@@ -130,9 +108,8 @@ int RunAccountTest(const GlobalFlags& g, const std::string& name) {
   if (!account.ok()) return Fail(account.status());
   auto password = store.Password(name);
   if (!password.ok()) return Fail(password.status());
-  auto options = LoadCollectionOptions(g);
-  if (!options.ok()) return Fail(options.status());
-  auto probe = ProbeAccount(*account, *password, *options);
+  const CollectionOptions options = CollectionOptionsFrom(g.settings.collector);
+  auto probe = ProbeAccount(*account, *password, options);
   if (!probe.ok()) return Fail(probe.status().WithContext("account " + name));
   std::printf(
       "account %s: connected to %s:%d, %s, logged in as %s\n", name.c_str(), account->host.c_str(),
@@ -164,6 +141,10 @@ int RunCollect(const GlobalFlags& g, const CollectFlags& f) {
   auto box = SecretBox::Open(g.data_dir);
   if (!box.ok()) return Fail(box.status());
   AccountStore store(archive->get(), box->get());
+  if (!g.settings.accounts.empty()) {
+    auto applied = ApplyConfiguredAccounts(store, g.settings.accounts, g.config_path);
+    if (!applied.ok()) return Fail(applied.status());
+  }
   std::vector<Account> accounts;
   if (!f.account.empty()) {
     auto a = store.Get(f.account);
@@ -174,8 +155,7 @@ int RunCollect(const GlobalFlags& g, const CollectFlags& f) {
     if (!all.ok()) return Fail(all.status());
     accounts = *all;
   }
-  auto options = LoadCollectionOptions(g);
-  if (!options.ok()) return Fail(options.status());
+  const CollectionOptions options = CollectionOptionsFrom(g.settings.collector);
 
   bool any_failed = false;
   Poco::JSON::Array runs;
@@ -187,7 +167,7 @@ int RunCollect(const GlobalFlags& g, const CollectFlags& f) {
       report.status = password.status();
     } else {
       ProgressBar bar("collect " + account.name, 0, false);
-      CollectionOptions o = *options;
+      CollectionOptions o = options;
       o.commit_every_messages = f.commit_every == 0 ? 1 : f.commit_every;
       o.on_progress = [&](const RunProgress& p) {
         bar.Update(p.fetched,

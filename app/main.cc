@@ -8,12 +8,7 @@
 #include "app/archive_commands.h"
 #include "app/collector_commands.h"
 #include "app/search_commands.h"
-
-namespace {
-
-constexpr const char* kDefaultDataDir = "./mailvault-data";
-
-}  // namespace
+#include "app/serve_command.h"
 
 int main(int argc, char** argv) {
   using namespace mailvault;
@@ -107,14 +102,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (g.data_dir.empty()) g.data_dir = kDefaultDataDir;
+  // The configuration is validated before any command touches anything.
+  g.settings = DefaultSettings();
+  if (!g.config_path.empty()) {
+    auto settings = LoadSettings(g.config_path);
+    if (!settings.ok()) {
+      std::fprintf(stderr, "mailvault: %s\n", settings.status().ToString().c_str());
+      return 2;
+    }
+    g.settings = *std::move(settings);
+  }
+  if (g.data_dir.empty()) g.data_dir = g.settings.archive.data_dir;
 
   if (init->parsed()) return RunInit(g);
-  if (serve->parsed()) {
-    std::printf("mailvault serve: archive in %s; the web UI (127.0.0.1:8080) and the scheduler "
-                "are not part of this build yet\n", g.data_dir.c_str());
-    return RunInit(g);
-  }
+  if (serve->parsed()) return RunServe(g);
   if (import->parsed()) return RunImport(g, import_flags);
   if (exp->parsed()) return RunExport(g, export_flags);
   if (cat->parsed()) return RunCat(g, cat_id);

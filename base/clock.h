@@ -29,6 +29,27 @@ class SystemClock final : public Clock {
   }
 };
 
+// A clock that runs `speed` times faster than the real one from the moment it
+// is made (speed 60: a minute passes every second). For end-to-end tests of a
+// schedule; `serve` uses it only when MAILVAULT_CLOCK_SPEED is set.
+class ScaledClock final : public Clock {
+ public:
+  explicit ScaledClock(double speed)
+      : speed_(speed),
+        origin_(std::chrono::system_clock::now()),
+        steady_origin_(std::chrono::steady_clock::now()) {}
+  std::chrono::system_clock::time_point Now() const override {
+    auto real = std::chrono::duration<double>(std::chrono::steady_clock::now() - steady_origin_);
+    return origin_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(real * speed_);
+  }
+  double speed() const { return speed_; }
+
+ private:
+  double speed_;
+  std::chrono::system_clock::time_point origin_;
+  std::chrono::steady_clock::time_point steady_origin_;
+};
+
 // A clock that moves only when told to. For tests.
 class ManualClock final : public Clock {
  public:

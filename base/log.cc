@@ -4,6 +4,12 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <memory>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/file.h"
 
 namespace mailvault {
 namespace {
@@ -16,13 +22,7 @@ LogSink& Sink() {
 }
 
 void WriteToStderr(LogLevel level, std::string_view message) {
-  char stamp[32];
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string line = std::string(stamp) + " " + std::string(LogLevelName(level)) + ": " +
-                     std::string(message) + "\n";
+  std::string line = FormatLogLine(level, message);
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
@@ -45,6 +45,29 @@ bool ParseLogLevel(std::string_view text, LogLevel* level) {
   else if (text == "error") *level = LogLevel::kError;
   else return false;
   return true;
+}
+
+std::string FormatLogLine(LogLevel level, std::string_view message) {
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(stamp) + " " + std::string(LogLevelName(level)) + ": " +
+         std::string(message) + "\n";
+}
+
+Status LogToFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return ErrnoToStatus(errno, "cannot open the log file " + path);
+  // Shared by every copy of the sink; closed when the last one goes.
+  auto file = std::make_shared<UniqueFd>(fd);
+  SetLogSink([file](LogLevel level, std::string_view message) {
+    std::string line = FormatLogLine(level, message);
+    // One write() per line: O_APPEND keeps lines whole, also with logrotate's copies.
+    (void)!::write(file->get(), line.data(), line.size());
+  });
+  return Status::Ok();
 }
 
 void SetLogLevel(LogLevel level) { g_level = level; }

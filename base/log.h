@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
+
 namespace mailvault {
 
 enum class LogLevel { kDebug = 0, kInfo, kWarning, kError };
@@ -26,6 +28,14 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 LogSink SetLogSink(LogSink sink);
 
 void Log(LogLevel level, std::string_view message);
+
+// "2026-11-22T02:00:00Z warning: message\n", the form every sink writes.
+std::string FormatLogLine(LogLevel level, std::string_view message);
+
+// Sends every later line to the file at `path` (created 0640 if missing,
+// appended to, flushed per line) instead of stderr. Errors name the path.
+Status LogToFile(const std::string& path);
+
 inline void LogDebug(std::string_view m) { Log(LogLevel::kDebug, m); }
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }

@@ -31,20 +31,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr char kDovecot[] = "/usr/sbin/dovecot";
 constexpr char kOpenssl[] = "/usr/bin/openssl";
 
-// A port that was free on 127.0.0.1 a moment ago (the kernel's choice).
-Result<uint16_t> FreePort() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return ErrnoToStatus(errno, "bind 127.0.0.1:0");
-  }
-  return static_cast<uint16_t>(ntohs(addr.sin_port));
-}
-
 // Connects to 127.0.0.1:port and, when `want_greeting`, reads until "+OK".
 bool Greets(uint16_t port, bool want_greeting) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -2,8 +2,13 @@
 // the path of the built mailvault binary, and running child processes.
 #pragma once
 
+#include <chrono>
+#include <optional>
+#include <sys/types.h>
 #include <string>
 #include <vector>
+
+#include "base/status.h"
 
 namespace mailvault::testing {
 
@@ -45,5 +50,31 @@ struct ProcessResult {
 };
 // Runs `argv` to completion, capturing stdout and stderr.
 ProcessResult RunProcess(const std::vector<std::string>& argv);
+
+// A child started in the background (`argv[0]` a path), stdout and stderr
+// appended to `output_path`, with `env` ("NAME=value") added to the
+// environment. It gets SIGTERM if the test process dies (PR_SET_PDEATHSIG),
+// and the destructor SIGKILLs and reaps it if it still runs. Only this child is
+// ever signalled, by its PID. Aborts the test program if it cannot start.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    const std::string& output_path);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void Signal(int signal);
+  // Waits up to `timeout` for the child to end; nullopt if it still runs.
+  // exit_code/signal are set; out/err stay empty (see output_path).
+  std::optional<ProcessResult> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A port that was free on 127.0.0.1 a moment ago (the kernel's choice).
+Result<uint16_t> FreePort();
 
 }  // namespace mailvault::testing

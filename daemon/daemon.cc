@@ -1,0 +1,131 @@
+#include "daemon/daemon.h"
+
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include "base/log.h"
+#include "collector/configured_accounts.h"
+#include "daemon/metrics.h"
+
+namespace mailvault {
+
+SchedulerOptions SchedulerOptionsFrom(const CollectorSettings& c, TimeZone zone) {
+  SchedulerOptions o;
+  o.max_sessions = c.max_sessions;
+  o.max_sessions_per_host = c.max_sessions_per_host;
+  o.jitter = c.jitter;
+  o.retry_initial_delay = c.retry_initial_delay;
+  o.retry_max_delay = c.retry_max_delay;
+  o.retry_limit = c.retry_limit;
+  o.zone = std::move(zone);
+  return o;
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->options_ = std::move(options);
+  const Settings& s = d->options_.settings;
+  const Clock& clock = d->options_.clock ? *d->options_.clock : SystemClock::Instance();
+  d->started_at_ = clock.NowUnixSeconds();
+
+  TimeZone zone = TimeZone::Local();
+  if (!s.collector.timezone.empty()) {
+    MV_ASSIGN_OR_RETURN(zone, TimeZone::Load(s.collector.timezone));
+  }
+
+  // Everything the configuration names is checked before the data directory is touched.
+  MV_ASSIGN_OR_RETURN(std::vector<PreparedAccount> configured,
+                      PrepareConfiguredAccounts(s.accounts, d->options_.config_file));
+
+  ArchiveOptions ao;
+  ao.data_dir = s.archive.data_dir;
+  ao.mode = ArchiveOptions::Mode::kReadWrite;
+  ao.create = true;
+  MV_ASSIGN_OR_RETURN(d->archive_, Archive::Open(ao));
+  if (!d->archive_->writable()) {
+    return Status::PermissionDenied("the archive in " + s.archive.data_dir +
+                                    " could only be opened read-only; serve needs to write");
+  }
+  MV_ASSIGN_OR_RETURN(d->box_, SecretBox::Open(s.archive.data_dir));
+  if (!configured.empty()) {
+    AccountStore store(d->archive_.get(), d->box_.get(), &clock);
+    MV_ASSIGN_OR_RETURN(ConfiguredAccountsReport applied,
+                        StoreConfiguredAccounts(store, std::move(configured)));
+    LogInfo("accounts from the configuration: " + std::to_string(applied.created.size()) +
+            " created, " + std::to_string(applied.updated.size()) + " updated");
+  }
+
+  IndexWorkerOptions io;
+  io.archive = d->archive_.get();
+  io.index_dir = IndexDirectory(s.archive.data_dir);
+  d->index_ = std::make_unique<IndexWorker>(std::move(io));
+
+  CollectionServiceOptions co;
+  co.archive = d->archive_.get();
+  co.box = d->box_.get();
+  co.clock = &clock;
+  co.scheduler = SchedulerOptionsFrom(s.collector, std::move(zone));
+  co.default_schedule = s.collector.schedule;
+  co.collection = CollectionOptionsFrom(s.collector);
+  co.max_wait = d->options_.dispatch_max_wait;
+  co.on_new_messages = [index = d->index_.get()] { index->Notify(); };
+  MV_ASSIGN_OR_RETURN(d->collection_, CollectionService::Start(std::move(co)));
+
+  HttpRouter web;
+  if (d->options_.web) {
+    MV_ASSIGN_OR_RETURN(web, d->options_.web(*d->archive_, *d->collection_));
+  }
+  HttpListenerOptions lo;
+  lo.host = s.web.listen_host;
+  lo.port = s.web.listen_port;
+  lo.tls_cert = s.web.tls_cert;
+  lo.tls_key = s.web.tls_key;
+  auto listener = HttpListener::Start(lo, d->Router(std::move(web)));
+  if (!listener.ok()) {
+    d->Stop(std::chrono::milliseconds(0));
+    return listener.status();
+  }
+  d->listener_ = std::move(listener).value();
+  LogInfo(std::string("listening on ") + (d->listener_->tls() ? "https://" : "http://") +
+          (lo.host.find(':') != std::string::npos ? "[" + lo.host + "]" : lo.host) + ":" +
+          std::to_string(d->listener_->port()));
+  return d;
+}
+
+HttpRouter Daemon::Router(HttpRouter web) {
+  return [this, web = std::move(web)](
+             const Poco::Net::HTTPServerRequest& request) -> Poco::Net::HTTPRequestHandler* {
+    const std::string& uri = request.getURI();
+    std::string path = uri.substr(0, uri.find('?'));
+    const std::string& method = request.getMethod();
+    bool get = method == "GET" || method == "HEAD";
+    if (path == "/healthz") {
+      if (!get) return FixedResponse(405, "application/json", "{\"error\":\"use GET\"}\n");
+      return FixedResponse(200, "application/json", "{\"status\":\"ok\"}\n");
+    }
+    if (path == "/metrics") {
+      if (!get) return FixedResponse(405, "application/json", "{\"error\":\"use GET\"}\n");
+      DaemonFigures f;
+      f.started_at = started_at_;
+      if (auto stats = archive_->Stats(); stats.ok()) f.archive = *stats;
+      f.index_pending = index_->pending();
+      return FixedResponse(200, "text/plain; version=0.0.4; charset=utf-8",
+                           RenderMetrics(collection_->Metrics(), f));
+    }
+    return web ? web(request) : nullptr;
+  };
+}
+
+bool Daemon::Stop(std::chrono::milliseconds grace) {
+  if (stopped_) return true;
+  stopped_ = true;
+  if (listener_) listener_->Stop();
+  bool all = collection_ ? collection_->Stop(grace) : true;
+  if (index_) index_->Stop();
+  return all;
+}
+
+Daemon::~Daemon() {
+  Stop(std::chrono::milliseconds(0));
+}
+
+}  // namespace mailvault

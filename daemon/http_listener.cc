@@ -1,0 +1,137 @@
+#include "daemon/http_listener.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+
+#include "base/log.h"
+
+namespace mailvault {
+namespace {
+
+class RouterFactory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit RouterFactory(HttpRouter router) : router_(std::move(router)) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest& request) override {
+    Poco::Net::HTTPRequestHandler* handler = nullptr;
+    try {
+      handler = router_(request);
+    } catch (const std::exception& e) {
+      LogError(std::string("http: routing ") + request.getURI() + ": " + e.what());
+      return FixedResponse(500, "application/json", "{\"error\":\"internal error\"}\n");
+    }
+    if (handler == nullptr) {
+      return FixedResponse(404, "application/json", "{\"error\":\"not found\"}\n");
+    }
+    return handler;
+  }
+
+ private:
+  HttpRouter router_;
+};
+
+class FixedHandler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  FixedHandler(int status, std::string type, std::string body)
+      : status_(status), type_(std::move(type)), body_(std::move(body)) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    // Whatever the client sent is not wanted; the server closes the
+    // connection if a body is left unread.
+    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status_));
+    response.setContentType(type_);
+    response.set("Cache-Control", "no-store");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.setContentLength(static_cast<std::streamsize>(body_.size()));
+    if (request.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD) {
+      response.send();
+      return;
+    }
+    response.send() << body_;
+  }
+
+ private:
+  int status_;
+  std::string type_;
+  std::string body_;
+};
+
+}  // namespace
+
+Poco::Net::HTTPRequestHandler* FixedResponse(int status, std::string content_type,
+                                             std::string body) {
+  return new FixedHandler(status, std::move(content_type), std::move(body));
+}
+
+Result<std::unique_ptr<HttpListener>> HttpListener::Start(const HttpListenerOptions& options,
+                                                          HttpRouter router) {
+  std::unique_ptr<HttpListener> listener(new HttpListener());
+  const std::string where = options.host + ":" + std::to_string(options.port);
+  try {
+    Poco::Net::SocketAddress address(options.host, static_cast<Poco::UInt16>(options.port));
+    std::unique_ptr<Poco::Net::ServerSocket> socket;
+    if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+      if (options.tls_cert.empty() || options.tls_key.empty()) {
+        return Status::InvalidArgument("[web] tls_cert and tls_key must be set together");
+      }
+      Poco::Net::Context::Params params;
+      params.privateKeyFile = options.tls_key;
+      params.certificateFile = options.tls_cert;
+      params.verificationMode = Poco::Net::Context::VERIFY_NONE;  // no client certificates
+      params.cipherList = "HIGH:!aNULL:!MD5:!RC4";
+      Poco::Net::Context::Ptr context =
+          new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+      context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                                Poco::Net::Context::PROTO_TLSV1 |
+                                Poco::Net::Context::PROTO_TLSV1_1);
+      socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
+      listener->tls_ = true;
+    } else {
+      socket = std::make_unique<Poco::Net::ServerSocket>(address, 64);
+    }
+    listener->port_ = socket->address().port();
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(std::max(1, options.max_threads));
+    params->setMaxQueued(std::max(1, options.max_queued));
+    params->setTimeout(Poco::Timespan(options.timeout.count(), 0));
+    params->setKeepAlive(true);
+    params->setKeepAliveTimeout(Poco::Timespan(options.keep_alive.count(), 0));
+    params->setMaxKeepAliveRequests(1000);
+    params->setServerName("mailvault");
+    listener->server_ = std::make_unique<Poco::Net::HTTPServer>(
+        new RouterFactory(std::move(router)), *socket, params);
+    listener->server_->start();
+  } catch (const Poco::Net::SSLException& e) {
+    return Status::InvalidArgument("TLS for " + where + ": " + e.displayText());
+  } catch (const Poco::Net::NetException& e) {
+    return Status::Unavailable("cannot listen on " + where + ": " + e.displayText());
+  } catch (const Poco::Exception& e) {
+    return Status::InvalidArgument("cannot listen on " + where + ": " + e.displayText());
+  } catch (const std::exception& e) {
+    return Status::Internal("cannot listen on " + where + ": " + e.what());
+  }
+  return listener;
+}
+
+HttpListener::~HttpListener() { Stop(); }
+
+void HttpListener::Stop() {
+  if (!server_) return;
+  try {
+    server_->stopAll(true);
+  } catch (const std::exception& e) {
+    LogWarning(std::string("http: stopping: ") + e.what());
+  }
+  server_.reset();
+}
+
+}  // namespace mailvault

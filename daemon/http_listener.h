@@ -1,0 +1,71 @@
+// HttpListener: the appliance's one HTTP(S) listener (Poco::Net::HTTPServer)
+// for /healthz, /metrics and the web UI, with a bounded thread pool, a bounded
+// connection queue and timeouts.
+//
+// Requests are handed to a routing function that returns a handler (owned by
+// the server from then on) or nullptr, which answers 404. HTTPS is used when a
+// certificate and key are given (NetSSL, TLS 1.2 or newer); plain HTTP
+// otherwise (loopback by default).
+//
+// Thread-safety: Start/Stop from one thread; the router is called from the
+// server's worker threads concurrently.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequest.h>
+
+#include "base/status.h"
+
+namespace Poco::Net {
+class HTTPServer;
+}
+
+namespace mailvault {
+
+using HttpRouter =
+    std::function<Poco::Net::HTTPRequestHandler*(const Poco::Net::HTTPServerRequest& request)>;
+
+struct HttpListenerOptions {
+  std::string host = "127.0.0.1";  // an address (brackets removed for IPv6)
+  int port = 8080;                 // 0: any free port (see HttpListener::port())
+  std::string tls_cert;            // PEM files; both set: HTTPS
+  std::string tls_key;
+  int max_threads = 16;
+  int max_queued = 64;  // connections waiting for a thread; more are refused
+  std::chrono::seconds timeout{30};  // socket send/receive
+  std::chrono::seconds keep_alive{15};
+};
+
+class HttpListener {
+ public:
+  // Binds and starts serving. kUnavailable (address in use, cannot bind) or
+  // kInvalidArgument (bad address, unreadable certificate or key).
+  static Result<std::unique_ptr<HttpListener>> Start(const HttpListenerOptions& options,
+                                                     HttpRouter router);
+  ~HttpListener();  // Stop()
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
+
+  // The bound port (the kernel's choice when options.port was 0).
+  int port() const { return port_; }
+  bool tls() const { return tls_; }
+  // Stops accepting and ends the connections in progress. Idempotent.
+  void Stop();
+
+ private:
+  HttpListener() = default;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  int port_ = 0;
+  bool tls_ = false;
+};
+
+// A handler that sends one fixed response, for small answers.
+Poco::Net::HTTPRequestHandler* FixedResponse(int status, std::string content_type,
+                                             std::string body);
+
+}  // namespace mailvault

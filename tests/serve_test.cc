@@ -1,0 +1,265 @@
+// `mailvault serve` end to end: the built binary with a configuration that
+// declares 20 accounts on the real Dovecot (tests/dovecot_server.h), a schedule
+// of every minute and a clock running 60 times faster than real time
+// (MAILVAULT_CLOCK_SPEED). It checks that every account is collected on
+// schedule, again after new mail arrives, that the session limits held (from
+// the daemon's own run start/end log lines and /metrics), that the run history
+// is right (every run ok or, at shutdown, interrupted; no two runs of one
+// account overlap), /healthz, and that SIGTERM ends the process cleanly.
+// Bad configuration files are refused before anything is touched.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "archive/archive.h"
+#include "collector/collection_run.h"
+#include "tests/dovecot_server.h"
+#include "tests/testing.h"
+
+namespace mailvault {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::DovecotSuite;
+using testing::ReadFile;
+using testing::WriteFile;
+
+constexpr int kAccounts = 20;
+constexpr int kMessagesEach = 5;
+constexpr int kMaxSessions = 3;
+constexpr int kMaxPerHost = 2;
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+HttpAnswer Get(uint16_t port, const std::string& path) {
+  HttpAnswer answer;
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(5, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    Poco::StreamCopier::copyToString(in, answer.body);
+    answer.status = response.getStatus();
+  } catch (const std::exception&) {
+    answer.status = 0;  // not up (yet)
+  }
+  return answer;
+}
+
+// The value of one sample of the Prometheus text, or -1.
+double Metric(const std::string& text, const std::string& sample) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
+  }
+  return -1;
+}
+
+std::string Mail(const std::string& user, int i) {
+  return "From: Sender <sender@example.org>\nTo: " + user + "@example.org\nSubject: serve " +
+         std::to_string(i) + "\nMessage-ID: <serve." + std::to_string(i) + "." + user +
+         "@example.org>\n\nmessage " + std::to_string(i) + " for " + user + "\n";
+}
+
+class ServeTest : public DovecotSuite {
+ protected:
+  testing::TempDir dir_;
+};
+
+TEST_F(ServeTest, TwentyAccountsOnScheduleWithinTheLimitsThenSigtermEndsCleanly) {
+  ASSERT_NE(server_, nullptr) << "Dovecot did not start: " << start_error_;
+  auto port = testing::FreePort();
+  ASSERT_TRUE(port.ok());
+  const std::string data = dir_.path() + "/data";
+  const std::string log = dir_.path() + "/serve.log";
+  std::string config =
+      "[archive]\ndata_dir = " + data + "\n[web]\nlisten = 127.0.0.1:" + std::to_string(*port) +
+      "\n[collector]\nschedule = * * * * *\ntimezone = UTC\njitter = 10s\nmax_sessions = " +
+      std::to_string(kMaxSessions) + "\nmax_sessions_per_host = " + std::to_string(kMaxPerHost) +
+      "\nconnect_timeout = 10s\nread_timeout = 10s\n[log]\nlevel = info\ndestination = " + log +
+      "\n";
+  std::vector<std::string> users;
+  std::map<std::string, std::string> host_of;
+  for (int i = 0; i < kAccounts; ++i) {
+    std::string user = "serve-" + std::to_string(i);
+    std::string password = "pw-" + std::to_string(i);
+    ASSERT_TRUE(server_->AddUser(user, password).ok());
+    for (int m = 0; m < kMessagesEach; ++m) ASSERT_TRUE(server_->Deliver(user, Mail(user, m)).ok());
+    std::string password_file = dir_.path() + "/" + user + ".password";
+    WriteFile(password_file, password + "\n");
+    // Two names for the one server, so that both limits can bind.
+    std::string host = i % 2 == 0 ? "127.0.0.1" : "localhost";
+    host_of[user] = host;
+    config += "\n[account." + user + "]\nhost = " + host +
+              "\nport = " + std::to_string(server_->pop3_port()) + "\nuser = " + user +
+              "\npassword_file = " + password_file + "\ntls = none\n";
+    users.push_back(user);
+  }
+  const std::string config_path = dir_.path() + "/mailvault.ini";
+  WriteFile(config_path, config);
+
+  testing::BackgroundProcess serve({testing::MailvaultBinary(), "--config", config_path, "serve"},
+                                   {"MAILVAULT_CLOCK_SPEED=60"}, dir_.path() + "/serve.out");
+  auto metrics_until = [&](const std::string& sample, double at_least) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    while (std::chrono::steady_clock::now() < deadline) {
+      HttpAnswer m = Get(*port, "/metrics");
+      if (m.status == 200 && Metric(m.body, sample) >= at_least) return m.body;
+      if (serve.Wait(milliseconds(0))) return std::string("serve exited");
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    return std::string("timed out");
+  };
+
+  // Every account collected at its first slot (within about a real second).
+  std::string first = metrics_until("mailvault_messages_archived_total", kAccounts * kMessagesEach);
+  ASSERT_NE(first.find("mailvault_up 1"), std::string::npos)
+      << first << "\n" << ReadFile(dir_.path() + "/serve.out");
+  HttpAnswer health = Get(*port, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_NE(health.body.find("ok"), std::string::npos);
+  EXPECT_EQ(Get(*port, "/no-such-path").status, 404);
+
+  // New mail is collected at the next slots.
+  for (const std::string& user : users) {
+    ASSERT_TRUE(server_->Deliver(user, Mail(user, 100)).ok());
+  }
+  std::string second =
+      metrics_until("mailvault_messages_archived_total", kAccounts * (kMessagesEach + 1));
+  ASSERT_NE(second.find("mailvault_up 1"), std::string::npos) << second << ReadFile(log);
+  // And at least one more round of runs, each finding nothing new.
+  std::string third = metrics_until("mailvault_collection_runs_total{outcome=\"ok\"}", 3 * kAccounts);
+  ASSERT_NE(third.find("mailvault_up 1"), std::string::npos) << third << ReadFile(log);
+  EXPECT_EQ(Metric(third, "mailvault_collection_runs_total{outcome=\"failed\"}"), 0) << ReadFile(log);
+  EXPECT_LE(Metric(third, "mailvault_sessions_running_peak"), kMaxSessions);
+  EXPECT_GE(Metric(third, "mailvault_sessions_running_peak"), 1);
+  for (const std::string& user : users) {
+    EXPECT_GT(Metric(third, "mailvault_account_last_success_timestamp_seconds{account=\"" + user +
+                                "\"}"),
+              0)
+        << user;
+  }
+
+  // SIGTERM: the process finishes what is in flight and exits 0, promptly.
+  auto term_sent = std::chrono::steady_clock::now();
+  serve.Signal(SIGTERM);
+  auto exited = serve.Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exited.has_value()) << "serve did not exit within 30 s of SIGTERM";
+  EXPECT_EQ(exited->exit_code, 0) << ReadFile(log);
+  EXPECT_LT(std::chrono::steady_clock::now() - term_sent, std::chrono::seconds(20));
+  const std::string log_text = ReadFile(log);
+  EXPECT_NE(log_text.find("mailvault serve: stopped"), std::string::npos) << log_text;
+
+  // The limits, replayed from the log: lines are written in order under one
+  // lock, a run's start line after it was granted and its end line before it
+  // was released, so the counts below never exceed what the scheduler allowed.
+  std::regex start_re("run start account=(\\S+) host=(\\S+)");
+  std::regex end_re("run end account=(\\S+) run=\\d+ state=(\\w+)");
+  std::map<std::string, int> per_host, per_account;
+  std::map<std::string, int> runs_of;
+  int total = 0, peak_total = 0, peak_host = 0, starts = 0, ends = 0;
+  std::istringstream lines(log_text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, start_re)) {
+      ++starts;
+      EXPECT_EQ(host_of[m[1]], m[2]) << line;
+      EXPECT_EQ(++per_account[m[1]], 1) << "two runs of one account at once: " << line;
+      peak_host = std::max(peak_host, ++per_host[m[2]]);
+      peak_total = std::max(peak_total, ++total);
+    } else if (std::regex_search(line, m, end_re)) {
+      ++ends;
+      --per_account[m[1]];
+      --per_host[host_of[m[1]]];
+      --total;
+      ++runs_of[m[1]];
+      EXPECT_TRUE(m[2] == "ok" || m[2] == "interrupted") << line;
+    }
+  }
+  EXPECT_EQ(starts, ends) << "every run started also ended before the exit";
+  EXPECT_GE(starts, 3 * kAccounts);
+  EXPECT_LE(peak_total, kMaxSessions);
+  EXPECT_LE(peak_host, kMaxPerHost);
+  EXPECT_GE(peak_total, 2) << "20 due accounts should have run side by side";
+
+  // The run history in the catalog agrees, and the archive holds everything.
+  ArchiveOptions o;
+  o.data_dir = data;
+  auto archive = Archive::Open(o);
+  ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+  EXPECT_EQ((*archive)->Stats()->messages, static_cast<uint64_t>(kAccounts * (kMessagesEach + 1)));
+  for (const std::string& user : users) {
+    auto runs = RecentRuns(**archive, user, 1000);
+    ASSERT_TRUE(runs.ok());
+    EXPECT_EQ(static_cast<int>(runs->size()), runs_of[user]) << user;
+    EXPECT_GE(runs->size(), 3u) << user;
+    uint64_t fetched = 0;
+    // Newest first: each run ended no later than the next one started.
+    for (size_t i = 0; i < runs->size(); ++i) {
+      const RunRecord& r = (*runs)[i];
+      EXPECT_TRUE(r.state == "ok" || r.state == "interrupted") << user << " " << r.state;
+      ASSERT_TRUE(r.ended_at.has_value()) << user << " run " << r.id;
+      fetched += r.new_messages;
+      if (i + 1 < runs->size()) {
+        EXPECT_LE(*(*runs)[i + 1].ended_at, r.started_at) << user;
+      }
+    }
+    EXPECT_EQ(fetched, static_cast<uint64_t>(kMessagesEach + 1)) << user;
+  }
+}
+
+// Each kind of configuration error is refused with the file, the line and the
+// key named, before the data directory is created.
+TEST(ServeConfigTest, BadConfigurationIsRefusedNamingFileLineAndKey) {
+  testing::TempDir dir;
+  const std::string data = dir.path() + "/data";
+  struct Case {
+    std::string name;
+    std::string body;  // after the [archive] section (lines 1-2)
+    std::string expected;
+  };
+  const std::string head = "[archive]\ndata_dir = " + data + "\n";
+  const std::vector<Case> cases = {
+      {"unknown key", "[collector]\nmax_sesions = 3\n", "bad.ini:4: [collector] max_sesions"},
+      {"wrong type", "[collector]\nmax_sessions = lots\n", "bad.ini:4: [collector] max_sessions"},
+      {"bad cron", "[collector]\nschedule = 0 25 * * *\n", "bad.ini:4: [collector] schedule"},
+      {"bad listen", "[web]\nlisten = nowhere\n", "bad.ini:4: [web] listen"},
+      {"bad account", "[account.a1]\nhost = h\nuser = u\npassword_file = " + dir.path() +
+                          "/missing\ntls = none\n",
+       "bad.ini:3: [account.a1]: password_file"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = dir.path() + "/bad.ini";
+    WriteFile(path, head + c.body);
+    testing::ProcessResult r =
+        testing::RunProcess({testing::MailvaultBinary(), "--config", path, "serve"});
+    EXPECT_NE(r.exit_code, 0) << c.name;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.name << ": " << r.err;
+    EXPECT_FALSE(std::filesystem::exists(data)) << c.name << ": the data directory was touched";
+  }
+  testing::ProcessResult missing = testing::RunProcess(
+      {testing::MailvaultBinary(), "--config", dir.path() + "/nope.ini", "serve"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("nope.ini"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace mailvault
