@@ -4,7 +4,12 @@
 #include <Poco/JSON/Object.h>
 
 #include <cstdio>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "app/progress.h"
 #include "base/file.h"
@@ -12,6 +17,7 @@
 #include "collector/configured_accounts.h"
 #include "collector/collection_run.h"
 #include "collector/secret_box.h"
+#include "daemon/control.h"
 #include "config/settings.h"
 
 namespace mailvault {
@@ -135,9 +141,181 @@ int RunAccountRemove(const GlobalFlags& g, const std::string& name) {
   return 0;
 }
 
+namespace {
+
+// Prints one run as `collect` does (human lines, or one object added to `runs`).
+// `error` is the run's error, nullopt when it ran to the end.
+void PrintRun(const RunReport& report, const std::optional<std::string>& error, bool json,
+              Poco::JSON::Array* runs) {
+  if (json) {
+    Poco::JSON::Object o;
+    o.set("account", report.account);
+    o.set("run", report.run_id);
+    o.set("seen", report.seen);
+    o.set("archived_before", report.archived_before);
+    o.set("new", report.new_messages);
+    o.set("duplicate", report.duplicate);
+    o.set("failed", report.failed);
+    o.set("skipped", report.skipped);
+    o.set("deleted", report.deleted);
+    o.set("removed", report.removed);
+    o.set("bytes", report.bytes);
+    o.set("accounted", report.accounted());
+    o.set("complete", report.complete());
+    o.set("uidl_fallback", report.uidl_fallback);
+    o.set("error", error ? Poco::Dynamic::Var(*error) : Poco::Dynamic::Var());
+    Poco::JSON::Array items;
+    for (const RunItem& i : report.items) {
+      Poco::JSON::Object item;
+      item.set("uidl", i.uidl);
+      item.set("number", i.number);
+      item.set("octets", i.octets);
+      item.set("outcome", i.outcome);
+      item.set("reason", i.reason);
+      items.add(item);
+    }
+    o.set("items", items);
+    runs->add(o);
+    return;
+  }
+  std::printf(
+      "%s: %llu on server: %llu archived before, %llu new, %llu duplicate, %llu failed, "
+      "%llu skipped, %llu deleted; %s%s\n",
+      report.account.c_str(), static_cast<unsigned long long>(report.seen),
+      static_cast<unsigned long long>(report.archived_before),
+      static_cast<unsigned long long>(report.new_messages),
+      static_cast<unsigned long long>(report.duplicate),
+      static_cast<unsigned long long>(report.failed),
+      static_cast<unsigned long long>(report.skipped),
+      static_cast<unsigned long long>(report.deleted), FormatBytes(report.bytes).c_str(),
+      report.complete() ? ", complete"
+                        : (report.accounted() ? ", every message accounted for" : ""));
+  for (const RunItem& i : report.items) {
+    std::printf("  %s %u (%s): %s\n", i.outcome.c_str(), i.number, i.uidl.c_str(),
+                i.reason.c_str());
+  }
+  if (error) std::fprintf(stderr, "mailvault: collect %s: %s\n", report.account.c_str(), error->c_str());
+}
+
+std::optional<std::string> ErrorOf(const RunReport& report) {
+  if (report.status.ok()) return std::nullopt;
+  return report.status.ToString();
+}
+
+// A run recorded in the catalog, as a report.
+RunReport ReportOf(const RunRecord& r, std::vector<RunItem> items) {
+  RunReport report;
+  report.run_id = r.id;
+  report.account = r.account;
+  report.started_at = r.started_at;
+  report.ended_at = r.ended_at.value_or(0);
+  report.seen = r.seen;
+  report.archived_before = r.archived_before;
+  report.new_messages = r.new_messages;
+  report.duplicate = r.duplicate;
+  report.failed = r.failed;
+  report.skipped = r.skipped;
+  report.deleted = r.deleted;
+  report.removed = r.removed;
+  report.bytes = r.bytes;
+  // A run that listed the server accounts for every message it saw.
+  report.listed = r.seen == r.archived_before + r.new_messages + r.duplicate + r.failed + r.skipped &&
+                  (r.seen > 0 || r.state == "ok");
+  report.items = std::move(items);
+  return report;
+}
+
+// `collect` while `serve` holds the archive: asks the daemon over its control
+// socket to run the accounts now, waits until each has a new finished run,
+// and prints those runs from the catalog.
+int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClient& client) {
+  auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadOnly);
+  if (!archive.ok()) return Fail(archive.status());
+  std::optional<std::string> only;
+  if (!f.account.empty()) only = f.account;
+  auto latest_run = [&](const std::string& name) -> Result<int64_t> {
+    MV_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, RecentRuns(**archive, name, 1));
+    return runs.empty() ? 0 : runs[0].id;
+  };
+  std::map<std::string, int64_t> before;
+  {
+    AccountStore store(archive->get(), nullptr);
+    auto accounts = store.List();
+    if (!accounts.ok()) return Fail(accounts.status());
+    for (const Account& a : *accounts) {
+      auto id = latest_run(a.name);
+      if (!id.ok()) return Fail(id.status());
+      before[a.name] = *id;
+    }
+  }
+  auto accepted = client.RunNow(only);
+  if (!accepted.ok()) return Fail(accepted.status());
+  if (!f.json) {
+    std::fprintf(stderr, "mailvault serve is running: it collects %zu account(s) now\n",
+                 accepted->size());
+  }
+  const int rounds = 1 + static_cast<int>(accepted->size()) /
+                             std::max(1, g.settings.collector.max_sessions);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        g.settings.collector.session_deadline * rounds + std::chrono::minutes(1);
+  ProgressBar bar("collect (serve)", accepted->size(), false);
+  std::set<std::string> waiting(accepted->begin(), accepted->end());
+  while (!waiting.empty()) {
+    auto status = client.Poll();
+    if (!status.ok()) return Fail(status.status().WithContext("mailvault serve went away"));
+    std::set<std::string> busy;
+    for (const AccountSchedule& s : status->accounts) {
+      if (s.running || s.run_now_pending) busy.insert(s.account);
+    }
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      auto id = latest_run(*it);
+      if (!id.ok()) return Fail(id.status());
+      bool done = busy.count(*it) == 0 && *id > before[*it];
+      it = done ? waiting.erase(it) : std::next(it);
+    }
+    bar.Update(accepted->size() - waiting.size());
+    if (waiting.empty()) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      bar.Done();
+      return Fail(Status::Timeout("mailvault serve did not finish the runs in time"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  bar.Done();
+
+  bool any_failed = false;
+  Poco::JSON::Array runs;
+  for (const std::string& name : *accepted) {
+    auto records = RecentRuns(**archive, name, 1);
+    if (!records.ok() || records->empty()) return Fail(records.status());
+    const RunRecord& r = records->front();
+    auto items = RunItems(**archive, r.id);
+    if (!items.ok()) return Fail(items.status());
+    std::optional<std::string> error = r.error;
+    if (r.state != "ok" && !error) error = "run " + r.state;
+    any_failed |= error.has_value();
+    PrintRun(ReportOf(r, *std::move(items)), error, f.json, &runs);
+  }
+  if (f.json) {
+    Poco::JSON::Object doc;
+    doc.set("runs", runs);
+    std::printf("%s\n", Json(doc).c_str());
+  }
+  return any_failed ? 1 : 0;
+}
+
+}  // namespace
+
 int RunCollect(const GlobalFlags& g, const CollectFlags& f) {
   auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWrite);
-  if (!archive.ok()) return Fail(archive.status());
+  if (!archive.ok()) {
+    // Held by `serve`: let the daemon run them (its scheduler keeps the limits).
+    if (archive.status().code() == StatusCode::kUnavailable) {
+      auto client = ControlClient::Connect(g.data_dir);
+      if (client.ok()) return CollectThroughServe(g, f, *client);
+    }
+    return Fail(archive.status());
+  }
   auto box = SecretBox::Open(g.data_dir);
   if (!box.ok()) return Fail(box.status());
   AccountStore store(archive->get(), box->get());
@@ -177,61 +355,7 @@ int RunCollect(const GlobalFlags& g, const CollectFlags& f) {
       bar.Done();
     }
     any_failed |= !report.status.ok();
-    if (f.json) {
-      Poco::JSON::Object o;
-      o.set("account", report.account);
-      o.set("run", report.run_id);
-      o.set("seen", report.seen);
-      o.set("archived_before", report.archived_before);
-      o.set("new", report.new_messages);
-      o.set("duplicate", report.duplicate);
-      o.set("failed", report.failed);
-      o.set("skipped", report.skipped);
-      o.set("deleted", report.deleted);
-      o.set("removed", report.removed);
-      o.set("bytes", report.bytes);
-      o.set("accounted", report.accounted());
-      o.set("complete", report.complete());
-      o.set("uidl_fallback", report.uidl_fallback);
-      if (report.status.ok()) {
-        o.set("error", Poco::Dynamic::Var());
-      } else {
-        o.set("error", report.status.ToString());
-      }
-      Poco::JSON::Array items;
-      for (const RunItem& i : report.items) {
-        Poco::JSON::Object item;
-        item.set("uidl", i.uidl);
-        item.set("number", i.number);
-        item.set("octets", i.octets);
-        item.set("outcome", i.outcome);
-        item.set("reason", i.reason);
-        items.add(item);
-      }
-      o.set("items", items);
-      runs.add(o);
-    } else {
-      std::printf(
-          "%s: %llu on server: %llu archived before, %llu new, %llu duplicate, %llu failed, "
-          "%llu skipped, %llu deleted; %s%s\n",
-          report.account.c_str(), static_cast<unsigned long long>(report.seen),
-          static_cast<unsigned long long>(report.archived_before),
-          static_cast<unsigned long long>(report.new_messages),
-          static_cast<unsigned long long>(report.duplicate),
-          static_cast<unsigned long long>(report.failed),
-          static_cast<unsigned long long>(report.skipped),
-          static_cast<unsigned long long>(report.deleted), FormatBytes(report.bytes).c_str(),
-          report.complete() ? ", complete"
-                            : (report.accounted() ? ", every message accounted for" : ""));
-      for (const RunItem& i : report.items) {
-        std::printf("  %s %u (%s): %s\n", i.outcome.c_str(), i.number, i.uidl.c_str(),
-                    i.reason.c_str());
-      }
-      if (!report.status.ok()) {
-        std::fprintf(stderr, "mailvault: collect %s: %s\n", report.account.c_str(),
-                     report.status.ToString().c_str());
-      }
-    }
+    PrintRun(report, ErrorOf(report), f.json, &runs);
   }
   if (f.json) {
     Poco::JSON::Object doc;

@@ -1,9 +1,14 @@
 #include "daemon/daemon.h"
 
 #include <Poco/Net/HTTPServerResponse.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+
+#include "base/file.h"
 #include "base/log.h"
 #include "collector/configured_accounts.h"
+#include "daemon/control.h"
 #include "daemon/metrics.h"
 
 namespace mailvault {
@@ -70,6 +75,29 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   co.on_new_messages = [index = d->index_.get()] { index->Notify(); };
   MV_ASSIGN_OR_RETURN(d->collection_, CollectionService::Start(std::move(co)));
 
+  // The CLI's way in (daemon/control.h): a Unix socket in a 0700 directory.
+  const std::string control_dir = ControlDirectory(s.archive.data_dir);
+  if (::mkdir(control_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    Status failed = ErrnoToStatus(errno, "mkdir " + control_dir);
+    d->Stop(std::chrono::milliseconds(0));
+    return failed;
+  }
+  if (::chmod(control_dir.c_str(), 0700) != 0) {
+    Status failed = ErrnoToStatus(errno, "chmod " + control_dir);
+    d->Stop(std::chrono::milliseconds(0));
+    return failed;
+  }
+  HttpListenerOptions control;
+  control.unix_path = ControlSocketPath(s.archive.data_dir);
+  control.max_threads = 2;
+  control.max_queued = 16;
+  auto control_listener = HttpListener::Start(control, ControlRouter(*d->collection_));
+  if (!control_listener.ok()) {
+    d->Stop(std::chrono::milliseconds(0));
+    return control_listener.status();
+  }
+  d->control_listener_ = std::move(control_listener).value();
+
   HttpRouter web;
   if (d->options_.web) {
     MV_ASSIGN_OR_RETURN(web, d->options_.web(*d->archive_, *d->collection_));
@@ -119,6 +147,7 @@ bool Daemon::Stop(std::chrono::milliseconds grace) {
   if (stopped_) return true;
   stopped_ = true;
   if (listener_) listener_->Stop();
+  if (control_listener_) control_listener_->Stop();
   bool all = collection_ ? collection_->Stop(grace) : true;
   if (index_) index_->Stop();
   return all;

@@ -67,6 +67,7 @@ class Daemon {
   std::unique_ptr<IndexWorker> index_;
   std::unique_ptr<CollectionService> collection_;
   std::unique_ptr<HttpListener> listener_;
+  std::unique_ptr<HttpListener> control_listener_;
   bool stopped_ = false;
 };
 

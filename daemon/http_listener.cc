@@ -12,6 +12,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <unistd.h>
+
 #include "base/log.h"
 
 namespace mailvault {
@@ -75,11 +77,18 @@ Poco::Net::HTTPRequestHandler* FixedResponse(int status, std::string content_typ
 Result<std::unique_ptr<HttpListener>> HttpListener::Start(const HttpListenerOptions& options,
                                                           HttpRouter router) {
   std::unique_ptr<HttpListener> listener(new HttpListener());
-  const std::string where = options.host + ":" + std::to_string(options.port);
+  const std::string where = !options.unix_path.empty()
+                                ? options.unix_path
+                                : options.host + ":" + std::to_string(options.port);
   try {
-    Poco::Net::SocketAddress address(options.host, static_cast<Poco::UInt16>(options.port));
     std::unique_ptr<Poco::Net::ServerSocket> socket;
-    if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    if (!options.unix_path.empty()) {
+      ::unlink(options.unix_path.c_str());  // a socket left by a process that died
+      socket = std::make_unique<Poco::Net::ServerSocket>(
+          Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options.unix_path), 16);
+      listener->unix_path_ = options.unix_path;
+    } else if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+      Poco::Net::SocketAddress address(options.host, static_cast<Poco::UInt16>(options.port));
       if (options.tls_cert.empty() || options.tls_key.empty()) {
         return Status::InvalidArgument("[web] tls_cert and tls_key must be set together");
       }
@@ -96,9 +105,10 @@ Result<std::unique_ptr<HttpListener>> HttpListener::Start(const HttpListenerOpti
       socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
       listener->tls_ = true;
     } else {
+      Poco::Net::SocketAddress address(options.host, static_cast<Poco::UInt16>(options.port));
       socket = std::make_unique<Poco::Net::ServerSocket>(address, 64);
     }
-    listener->port_ = socket->address().port();
+    if (options.unix_path.empty()) listener->port_ = socket->address().port();
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(std::max(1, options.max_threads));
     params->setMaxQueued(std::max(1, options.max_queued));
@@ -132,6 +142,7 @@ void HttpListener::Stop() {
     LogWarning(std::string("http: stopping: ") + e.what());
   }
   server_.reset();
+  if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
 }
 
 }  // namespace mailvault

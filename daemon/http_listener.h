@@ -32,6 +32,10 @@ using HttpRouter =
 
 struct HttpListenerOptions {
   std::string host = "127.0.0.1";  // an address (brackets removed for IPv6)
+  // When set, listen on this Unix socket instead of host:port (a stale socket
+  // file is replaced; the file is removed by Stop()). Its directory's
+  // permissions decide who may connect.
+  std::string unix_path;
   int port = 8080;                 // 0: any free port (see HttpListener::port())
   std::string tls_cert;            // PEM files; both set: HTTPS
   std::string tls_key;
@@ -62,6 +66,7 @@ class HttpListener {
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   int port_ = 0;
   bool tls_ = false;
+  std::string unix_path_;
 };
 
 // A handler that sends one fixed response, for small answers.
