@@ -207,6 +207,25 @@ TEST_F(CollectorFaultTest, InUseIsTemporaryNotAWrongPassword) {
   RunReport r = Collect(server.Start());
   EXPECT_EQ(r.status.code(), StatusCode::kUnavailable) << r.status.ToString();
   EXPECT_NE(Recorded(r).error->find("IN-USE"), std::string::npos);
+  // The scheduler waits before the next attempt: mailvault's choice for IN-USE.
+  ASSERT_TRUE(r.retry_after.has_value());
+  EXPECT_EQ(*r.retry_after, std::chrono::minutes(5));
+  server.Finish();
+}
+
+TEST_F(CollectorFaultTest, LoginDelayWaitsAsLongAsTheServerAdvertised) {
+  ScriptedPop3Server server;
+  server.Reply("+OK ready")
+      .Expect("CAPA")
+      .Send("+OK\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nLOGIN-DELAY 900\r\n.\r\n")
+      .Expect("USER alice")
+      .Reply("+OK")
+      .Expect("PASS s3cret")
+      .Reply("-ERR [LOGIN-DELAY] too soon");
+  RunReport r = Collect(server.Start());
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable) << r.status.ToString();
+  ASSERT_TRUE(r.retry_after.has_value());
+  EXPECT_EQ(*r.retry_after, std::chrono::seconds(900));
   server.Finish();
 }
 
