@@ -9,6 +9,7 @@
 #include "app/collector_commands.h"
 #include "app/search_commands.h"
 #include "app/serve_command.h"
+#include "app/user_commands.h"
 
 int main(int argc, char** argv) {
   using namespace mailvault;
@@ -97,6 +98,29 @@ int main(int argc, char** argv) {
   auto* account_remove = account->add_subcommand("remove", "remove an account (its archived mail stays)");
   account_remove->add_option("NAME", account_name, "account name")->required();
 
+  // Web UI users and the audit log (app/user_commands.h).
+  UserFlags user_flags;
+  auto* user = app.add_subcommand("user", "web UI users");
+  user->require_subcommand(1);
+  auto* user_add = user->add_subcommand("add", "add a user (prints a generated password "
+                                               "without --password-file)");
+  user_add->add_option("NAME", user_flags.name, "user name")->required();
+  user_add->add_option("--role", user_flags.role, "admin, auditor or user")->required();
+  user_add->add_option("--accounts", user_flags.accounts, "accounts a user may read: A,B");
+  auto* user_passwd = user->add_subcommand("passwd", "set a user's password");
+  user_passwd->add_option("NAME", user_flags.name, "user name")->required();
+  for (auto* cmd : {user_add, user_passwd}) {
+    cmd->add_option("--password-file", user_flags.password_file,
+                    "file whose first line is the password")->check(CLI::ExistingFile);
+  }
+  auto* user_remove = user->add_subcommand("remove", "remove a user");
+  user_remove->add_option("NAME", user_flags.name, "user name")->required();
+  auto* user_list = user->add_subcommand("list", "list the users");
+  user_list->add_flag("--json", user_flags.json, "one JSON document on stdout");
+  auto* audit = app.add_subcommand("audit", "the audit log");
+  audit->require_subcommand(1);
+  auto* audit_verify = audit->add_subcommand("verify", "check the audit log's hash chain");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -132,5 +156,10 @@ int main(int argc, char** argv) {
   if (account_list->parsed()) return RunAccountList(g, account_list_json);
   if (account_test->parsed()) return RunAccountTest(g, account_name);
   if (account_remove->parsed()) return RunAccountRemove(g, account_name);
+  if (user_add->parsed()) return RunUserAdd(g, user_flags);
+  if (user_passwd->parsed()) return RunUserPasswd(g, user_flags);
+  if (user_remove->parsed()) return RunUserRemove(g, user_flags);
+  if (user_list->parsed()) return RunUserList(g, user_flags);
+  if (audit_verify->parsed()) return RunAuditVerify(g);
   return 1;
 }

@@ -106,6 +106,35 @@ const std::vector<std::string>& Migrations() {
         );
         CREATE INDEX run_items_by_run ON run_items(run);
       )sql",
+      // 3: the web UI's users, their granted accounts and the audit log. All
+      // operational (OperationalTables below): a rebuild carries them over.
+      // Sessions live in the serving process's memory and are not stored.
+      R"sql(
+        CREATE TABLE users(
+          name TEXT PRIMARY KEY,
+          role TEXT NOT NULL,                  -- admin, auditor, user
+          password_hash TEXT NOT NULL,         -- argon2id encoded string (webui/password.h)
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE user_accounts(
+          user TEXT NOT NULL,                  -- users.name
+          account TEXT NOT NULL,               -- accounts.name (may outlive the account)
+          PRIMARY KEY(user, account)
+        ) WITHOUT ROWID;
+        CREATE TABLE audit_log(
+          id INTEGER PRIMARY KEY,              -- 1, 2, 3, ... with no gaps
+          at INTEGER NOT NULL,                 -- unix seconds
+          user TEXT NOT NULL,                  -- '' when nobody is logged in
+          address TEXT NOT NULL,               -- client address, or 'cli'
+          action TEXT NOT NULL,                -- search, view, download, export, login, ...
+          target TEXT NOT NULL,                -- the query, message id, user or account
+          outcome TEXT NOT NULL,               -- ok, denied, failed
+          detail TEXT NOT NULL,                -- free text (JSON for the API)
+          prev_hash BLOB NOT NULL,             -- hash of entry id-1 (32 zero bytes for id 1)
+          hash BLOB NOT NULL                   -- SHA-256 over prev_hash and the fields above
+        );
+      )sql",
   };
   return kMigrations;
 }
@@ -115,7 +144,8 @@ const std::vector<std::string>& Migrations() {
 int CatalogSchemaVersion() { return static_cast<int>(Migrations().size()); }
 
 const std::vector<std::string>& OperationalTables() {
-  static const std::vector<std::string> kTables = {"accounts", "collection_runs", "run_items"};
+  static const std::vector<std::string> kTables = {"accounts",      "collection_runs", "run_items",
+                                                    "users",         "user_accounts",   "audit_log"};
   return kTables;
 }
 
