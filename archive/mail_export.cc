@@ -7,8 +7,6 @@
 #include <ctime>
 
 namespace mailvault {
-namespace {
-
 std::string EnvelopeLine(int64_t archived_at) {
   std::time_t t = static_cast<std::time_t>(archived_at);
   std::tm tm{};
@@ -17,6 +15,8 @@ std::string EnvelopeLine(int64_t archived_at) {
   std::strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
   return std::string("From mailvault ") + date + "\r\n";
 }
+
+namespace {
 
 class OutputFile {
  public:

@@ -30,6 +30,10 @@ Status ExportMessages(Archive& archive, const std::vector<Digest>& ids, ExportFo
                       const std::string& out, const std::function<void(uint64_t done)>& progress,
                       ExportSummary* summary);
 
+// The mbox envelope line ("From mailvault <asctime>\r\n") of a message archived
+// at `archived_at` (unix seconds, shown in UTC).
+std::string EnvelopeLine(int64_t archived_at);
+
 // Streams message bytes into mboxrd-quoted form (one more '>' on ">*From " lines).
 class MboxQuoter {
  public:

@@ -39,6 +39,11 @@ struct ReferencesDeleter {
 };
 using ReferencesPtr = std::unique_ptr<GMimeReferences, ReferencesDeleter>;
 
+// A stream of `part`'s content with its transfer encoding (base64,
+// quoted-printable, uuencode) undone, positioned at the start; null when the
+// part has no content.
+GObjectPtr<GMimeStream> DecodedContentStream(GMimePart* part);
+
 // Calls g_mime_init() exactly once per process (thread-safe); GMime is never shut
 // down, so objects may live until exit.
 void EnsureGMimeInitialized();

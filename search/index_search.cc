@@ -13,6 +13,19 @@
 namespace mailvault {
 namespace {
 
+// `query` limited to SearchOptions::accounts when those are set.
+Xapian::Query RestrictToAccounts(const Xapian::Query& query, const SearchOptions& options) {
+  if (!options.accounts) return query;
+  std::vector<Xapian::Query> terms;
+  for (const std::string& a : *options.accounts) {
+    terms.emplace_back(index_schema::BooleanTerm(index_schema::kPrefixAccount, a));
+  }
+  if (terms.empty()) return Xapian::Query::MatchNothing;
+  return Xapian::Query(Xapian::Query::OP_FILTER, query,
+                       Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+}
+
+
 namespace schema = index_schema;
 
 Status SearchError(const Xapian::Error& e, std::string_view what) {
@@ -83,7 +96,8 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
   QueryParseOptions parse;
   parse.now = options.now;
   parse.stem_language = options.stem_language;
-  MV_ASSIGN_OR_RETURN(Xapian::Query query, ParseQuery(query_text, parse));
+  MV_ASSIGN_OR_RETURN(Xapian::Query parsed, ParseQuery(query_text, parse));
+  const Xapian::Query query = RestrictToAccounts(parsed, options);
   // A database changed by a writer mid-search throws DatabaseModifiedError;
   // reopening and retrying once is the documented remedy.
   for (int attempt = 0;; ++attempt) {
@@ -153,7 +167,8 @@ Result<std::vector<std::string>> IndexSearcher::MatchingIds(std::string_view que
   QueryParseOptions parse;
   parse.now = options.now;
   parse.stem_language = options.stem_language;
-  MV_ASSIGN_OR_RETURN(Xapian::Query query, ParseQuery(query_text, parse));
+  MV_ASSIGN_OR_RETURN(Xapian::Query parsed, ParseQuery(query_text, parse));
+  const Xapian::Query query = RestrictToAccounts(parsed, options);
   try {
     Xapian::Enquire enquire(state_->db);
     enquire.set_query(query);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,11 @@ struct SearchOptions {
   // snippet is safe HTML.
   std::string highlight_start = "<b>";
   std::string highlight_end = "</b>";
+  // When set, only messages collected from one of these POP3 accounts match
+  // (imported mail has no account; an empty list matches nothing). The web UI
+  // puts a user's granted accounts here, so the restriction is part of the
+  // query itself and holds for totals, facet counts and every page.
+  std::optional<std::vector<std::string>> accounts;
 };
 
 struct SearchHit {

@@ -20,6 +20,22 @@
 
 namespace mailvault {
 
+GObjectPtr<GMimeStream> DecodedContentStream(GMimePart* part) {
+  GMimeDataWrapper* wrapper = g_mime_part_get_content(part);
+  if (wrapper == nullptr) return nullptr;
+  GMimeStream* raw = g_mime_data_wrapper_get_stream(wrapper);
+  if (raw == nullptr || g_mime_stream_reset(raw) != 0) return nullptr;
+  GObjectPtr<GMimeStream> filtered(g_mime_stream_filter_new(raw));
+  GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(wrapper);
+  if (encoding == GMIME_CONTENT_ENCODING_BASE64 ||
+      encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+      encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
+    GObjectPtr<GMimeFilter> decoder(g_mime_filter_basic_new(encoding, FALSE));
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
+  }
+  return filtered;
+}
+
 void EnsureGMimeInitialized() {
   static std::once_flag once;
   std::call_once(once, [] { g_mime_init(); });
@@ -430,19 +446,8 @@ void DecodeRun::Walk(GMimeObject* object, size_t depth, DecodedMessage* target) 
 }
 
 uint64_t DecodeRun::ReadContent(GMimePart* part, size_t keep, std::string* bytes) {
-  GMimeDataWrapper* wrapper = g_mime_part_get_content(part);
-  if (wrapper == nullptr) return 0;
-  GMimeStream* raw = g_mime_data_wrapper_get_stream(wrapper);
-  if (raw == nullptr) return 0;
-  if (g_mime_stream_reset(raw) != 0) return 0;
-  GObjectPtr<GMimeStream> filtered(g_mime_stream_filter_new(raw));
-  GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(wrapper);
-  if (encoding == GMIME_CONTENT_ENCODING_BASE64 ||
-      encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
-      encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
-    GObjectPtr<GMimeFilter> decoder(g_mime_filter_basic_new(encoding, FALSE));
-    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
-  }
+  GObjectPtr<GMimeStream> filtered = DecodedContentStream(part);
+  if (!filtered) return 0;
   uint64_t total = 0;
   std::array<char, kChunk> buf;
   while (true) {

@@ -80,7 +80,7 @@ TEST(SessionStoreTest, TokensAreRandomAndOnlyTheirHashIsKept) {
 
 TEST(SessionStoreTest, IdleAndAbsoluteExpiry) {
   ManualClock clock(1000);
-  SessionOptions o;
+  WebSessionOptions o;
   o.idle = std::chrono::seconds(100);
   o.absolute = std::chrono::seconds(250);
   SessionStore store(&clock, o);
@@ -100,7 +100,7 @@ TEST(SessionStoreTest, IdleAndAbsoluteExpiry) {
 
 TEST(SessionStoreTest, RevokeAndBoundedSize) {
   ManualClock clock(1000);
-  SessionOptions o;
+  WebSessionOptions o;
   o.max_sessions = 3;
   SessionStore store(&clock, o);
   auto a = store.Create("a");

@@ -25,7 +25,7 @@ std::string Base64Url(std::string_view bytes) {
   return out;
 }
 
-SessionStore::SessionStore(const Clock* clock, SessionOptions options)
+SessionStore::SessionStore(const Clock* clock, WebSessionOptions options)
     : clock_(clock ? clock : &SystemClock::Instance()), options_(options) {}
 
 Result<std::string> SessionStore::Create(const std::string& user) {

@@ -28,7 +28,7 @@
 
 namespace mailvault {
 
-struct SessionOptions {
+struct WebSessionOptions {
   std::chrono::seconds idle{30 * 60};
   std::chrono::seconds absolute{12 * 3600};
   size_t max_sessions = 10000;
@@ -43,7 +43,7 @@ struct Session {
 
 class SessionStore {
  public:
-  SessionStore(const Clock* clock, SessionOptions options = {});
+  SessionStore(const Clock* clock, WebSessionOptions options = {});
 
   // Starts a session for `user`; returns the token for the cookie.
   Result<std::string> Create(const std::string& user);
@@ -59,7 +59,7 @@ class SessionStore {
   void ExpireLocked(int64_t now);
 
   const Clock* clock_;
-  SessionOptions options_;
+  WebSessionOptions options_;
   mutable std::mutex mutex_;
   std::map<Digest, Session> sessions_;  // by SHA-256 of the token
 };
