@@ -602,6 +602,10 @@ TEST_F(WebAppTest, AccountsAdminAndRunNow) {
                      R"({"host":"127.0.0.1","port":1,"user":"u","password":"p","tls":"none"})");
   ASSERT_EQ(probe.status, 200) << probe.body;
   EXPECT_FALSE(probe.json()->getValue<bool>("ok"));
+  Reply probe_alias = Send("POST", "/api/accounts/test", &root,
+                           R"({"host":"127.0.0.1","port":1,"user":"u","password":"p","tls":"none"})");
+  ASSERT_EQ(probe_alias.status, 200) << probe_alias.body;
+  EXPECT_FALSE(probe_alias.json()->getValue<bool>("ok"));
 
   EXPECT_EQ(Send("POST", "/api/accounts/box1/run", &alice).status, 403);
   EXPECT_EQ(Send("POST", "/api/accounts/box1/run", &root).status, 202);
@@ -624,6 +628,7 @@ TEST_F(WebAppTest, RunsLiveAndStats) {
 
   Reply live = Send("GET", "/api/live", &root);
   ASSERT_EQ(live.status, 200);
+  EXPECT_EQ(Send("GET", "/api/runs/live", &root).body, live.body);
   auto run = live.json()->getArray("runs")->getObject(0);
   EXPECT_EQ(run->getValue<std::string>("account"), "box1");
   EXPECT_EQ(run->getValue<uint64_t>("fetched"), 4u);
