@@ -26,7 +26,7 @@
 #include "search/mime_decoder.h"
 #include "webui/audit_log.h"
 #include "webui/message_parts.h"
-#include "webui/static_files.h"
+#include "webui/static_assets.h"
 #include "webui/user_store.h"
 #include "webui/zip_stream.h"
 
@@ -422,7 +422,7 @@ void WebApp::Impl::Handle(HTTPServerRequest& req, HTTPServerResponse& resp) {
     std::string path = uri.getPath();
     if (path.rfind("/api/", 0) != 0) {
       resp.set("Content-Security-Policy", kPageCsp);
-      const StaticFile* file = FindStaticFile(path);
+      const StaticAsset* file = FindStaticAsset(path);
       if (file == nullptr) {
         resp.set("Content-Security-Policy", kApiCsp);
         SendError(c, 404, "no such page").IgnoreError();
@@ -432,8 +432,16 @@ void WebApp::Impl::Handle(HTTPServerRequest& req, HTTPServerResponse& resp) {
         MethodNotAllowed(c, "GET, HEAD").IgnoreError();
         return;
       }
-      resp.setContentType(file->content_type);
-      resp.sendBuffer(file->data, file->size);
+      // The files change only with the binary: revalidate by ETag.
+      resp.set("Cache-Control", "no-cache");
+      resp.set("ETag", std::string(file->etag));
+      if (req.get("If-None-Match", "") == file->etag) {
+        resp.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED);
+        resp.send();
+        return;
+      }
+      resp.setContentType(std::string(file->content_type));
+      resp.sendBuffer(file->body.data(), file->body.size());
       return;
     }
     resp.set("Content-Security-Policy", kApiCsp);
@@ -1368,8 +1376,7 @@ Poco::Net::HTTPRequestHandler* WebApp::CreateRequestHandler(const HTTPServerRequ
   } catch (const Poco::Exception&) {
     path = request.getURI();  // a malformed URI: the handler answers 400 if it is ours
   }
-  const bool ours = path.rfind("/api/", 0) == 0 || path == "/api" || FindStaticFile(path) != nullptr ||
-                    path.rfind("/assets/", 0) == 0;
+  const bool ours = path.rfind("/api/", 0) == 0 || FindStaticAsset(path) != nullptr;
   return ours ? new Handler(impl_.get()) : nullptr;
 }
 

@@ -6,7 +6,8 @@
 //   factory: if (auto* h = app->CreateRequestHandler(request)) return h;
 //            ... the daemon's own paths (/healthz, /metrics), else 404
 //
-// Paths owned: everything under /api/, "/", "/index.html" and /assets/...;
+// Paths owned: everything under /api/ and the embedded front end's files
+// (webui/static_assets.h: "/", "/index.html", "/app.js", ...);
 // CreateRequestHandler returns nullptr for any other path.
 //
 // Security (ARCHITECTURE.md webui/ and invariant 7):

@@ -307,7 +307,12 @@ TEST_F(WebAppTest, SecurityHeadersOnEveryResponse) {
   }
   Reply page = Send("GET", "/");
   EXPECT_EQ(page.status, 200);
-  EXPECT_NE(page.body.find("mailvault"), std::string::npos);
+  EXPECT_NE(page.body.find("/app.js"), std::string::npos) << "the embedded front end";
+  const std::string etag = page.head.get("ETag", "");
+  EXPECT_FALSE(etag.empty());
+  EXPECT_EQ(Send("GET", "/", nullptr, "", "", {{"If-None-Match", etag}}).status, 304);
+  EXPECT_EQ(Send("GET", "/app.js").head.getContentType().rfind("text/javascript", 0), 0u);
+  EXPECT_EQ(Send("GET", "/../../etc/passwd").body, "daemon") << "not ours, never a file";
   // Paths the daemon owns are not taken by the web app.
   EXPECT_EQ(Send("GET", "/healthz").body, "daemon");
   EXPECT_EQ(Send("GET", "/metrics").body, "daemon");
