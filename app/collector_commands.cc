@@ -238,6 +238,19 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
     return runs.empty() ? 0 : runs[0].id;
   };
   std::map<std::string, int64_t> before;
+  // The run this request caused: the oldest finished one begun after
+  // `before`. Not simply the newest: on a tight schedule the next scheduled
+  // run may already have started (state running) by the time we print.
+  auto first_finished_after = [&](const std::string& name) -> Result<std::optional<RunRecord>> {
+    MV_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, RecentRuns(**archive, name, 16));
+    std::optional<RunRecord> found;
+    for (RunRecord& r : runs) {  // newest first
+      if (r.id <= before[name]) break;
+      if (r.state != "running") found = std::move(r);
+    }
+    return found;
+  };
+  std::map<std::string, RunRecord> finished;
   {
     AccountStore store(archive->get(), nullptr);
     auto accounts = store.List();
@@ -268,10 +281,18 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
       if (s.running || s.run_now_pending) busy.insert(s.account);
     }
     for (auto it = waiting.begin(); it != waiting.end();) {
-      auto id = latest_run(*it);
-      if (!id.ok()) return Fail(id.status());
-      bool done = busy.count(*it) == 0 && *id > before[*it];
-      it = done ? waiting.erase(it) : std::next(it);
+      if (busy.count(*it) != 0) {
+        ++it;
+        continue;
+      }
+      auto run = first_finished_after(*it);
+      if (!run.ok()) return Fail(run.status());
+      if (!*run) {
+        ++it;
+        continue;
+      }
+      finished[*it] = **run;
+      it = waiting.erase(it);
     }
     bar.Update(accepted->size() - waiting.size());
     if (waiting.empty()) break;
@@ -286,9 +307,7 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
   bool any_failed = false;
   Poco::JSON::Array runs;
   for (const std::string& name : *accepted) {
-    auto records = RecentRuns(**archive, name, 1);
-    if (!records.ok() || records->empty()) return Fail(records.status());
-    const RunRecord& r = records->front();
+    const RunRecord& r = finished.at(name);
     auto items = RunItems(**archive, r.id);
     if (!items.ok()) return Fail(items.status());
     std::optional<std::string> error = r.error;

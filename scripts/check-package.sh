@@ -17,7 +17,10 @@ for path in ./usr/bin/mailvault ./lib/systemd/system/mailvault.service \
             ./usr/share/doc/mailvault/mailvault.example.ini; do
   grep -q " $path\$" <<<"$contents" || fail "$path is not in the package"
 done
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q '^./postinst$' || fail "no postinst"
+# Listed into a variable first: `grep -q` in the pipe would quit early, tar
+# would die of SIGPIPE and pipefail would report a missing postinst.
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+grep -q '^./postinst$' <<<"$control" || fail "no postinst"
 [ "$(dpkg-deb --info "$deb" conffiles)" = "/etc/mailvault/mailvault.ini" ] || fail "conffiles"
 depends=$(dpkg-deb --field "$deb" Depends)
 for lib in adduser libxapian libzstd libpoconet libsqlite3; do

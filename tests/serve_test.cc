@@ -163,13 +163,13 @@ TEST_F(ServeTest, TwentyAccountsOnScheduleWithinTheLimitsThenSigtermEndsCleanly)
   testing::ProcessResult one = testing::RunProcess(
       {testing::MailvaultBinary(), "--config", config_path, "collect", "--json", "--account",
        users[3]});
-  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.exit_code, 0) << one.err << one.out;
   EXPECT_NE(one.out.find("\"account\":\"" + users[3] + "\""), std::string::npos) << one.out;
   EXPECT_EQ(one.out.find("\"account\":\"" + users[4] + "\""), std::string::npos) << one.out;
   EXPECT_NE(one.out.find("\"error\":null"), std::string::npos) << one.out;
   testing::ProcessResult all = testing::RunProcess(
       {testing::MailvaultBinary(), "--config", config_path, "collect", "--json"});
-  EXPECT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(all.exit_code, 0) << all.err << all.out;
   for (const std::string& user : users) {
     EXPECT_NE(all.out.find("\"account\":\"" + user + "\""), std::string::npos) << user;
   }
