@@ -10,6 +10,9 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "daemon/daemon.h"
+#include "search/indexer.h"
+#include "webui/user_store.h"
+#include "webui/web_app.h"
 
 namespace mailvault {
 namespace {
@@ -87,6 +90,34 @@ int RunServe(const GlobalFlags& g) {
     LogWarning("MAILVAULT_CLOCK_SPEED: the clock runs " + std::string(speed) +
                " times faster than real time (for tests only)");
   }
+  const std::string data_dir = g.data_dir;
+  const bool https = !options.settings.web.tls_cert.empty();
+  const CollectionOptions probe = CollectionOptionsFrom(options.settings.collector);
+  options.web = [data_dir, https, probe](Archive& archive,
+                                         CollectionControl& control) -> Result<HttpRouter> {
+    // First start: an admin with a generated password, printed this once (it
+    // is stored only as a hash).
+    MV_ASSIGN_OR_RETURN(std::optional<std::string> first, UserStore(&archive).EnsureFirstAdmin());
+    if (first) {
+      std::printf("mailvault: first start: log in as user \"admin\" with password %s\n"
+                  "mailvault: it is shown only now; change it with `mailvault user passwd admin`\n",
+                  first->c_str());
+      std::fflush(stdout);
+    }
+    WebAppOptions w;
+    w.archive = &archive;
+    w.data_dir = data_dir;
+    w.index_dir = IndexDirectory(data_dir);
+    w.control = &control;
+    w.https = https;
+    w.probe = probe;
+    // Sessions run on the real clock even when MAILVAULT_CLOCK_SPEED speeds up the scheduler.
+    MV_ASSIGN_OR_RETURN(std::unique_ptr<WebApp> app, WebApp::Create(std::move(w)));
+    std::shared_ptr<WebApp> shared(std::move(app));
+    return HttpRouter([shared](const Poco::Net::HTTPServerRequest& request) {
+      return shared->CreateRequestHandler(request);
+    });
+  };
   ServeApplication app(std::move(options));
   char name[] = "mailvault";
   char* argv[] = {name, nullptr};

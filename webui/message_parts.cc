@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "search/charset.h"
 #include "search/gmime_handle.h"
 
 namespace mailvault {
@@ -80,9 +81,9 @@ Result<uint64_t> DecodeContent(GMimePart* part,
   return total;
 }
 
-// Parses the message in `file` and walks its attachments.
-Status WalkFile(const MessageFile& file,
-                const std::function<bool(GMimePart*, const AttachmentPart&)>& visit) {
+// Parses the message in `file` and hands its top-level MIME part to `use`
+// (not called when the file is not a message at all).
+Status ParseFile(const MessageFile& file, const std::function<void(GMimeObject*)>& use) {
   EnsureGMimeInitialized();
   // A file description of its own: GMime moves the offset as it reads.
   int fd = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
@@ -90,9 +91,36 @@ Status WalkFile(const MessageFile& file,
   GObjectPtr<GMimeStream> stream(g_mime_stream_fs_new(fd));  // owns fd
   GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
   GObjectPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
-  if (!message) return Status::Ok();  // not MIME at all: no attachments
-  AttachmentWalk(visit).Walk(g_mime_message_get_mime_part(message.get()), 0);
+  if (message) use(g_mime_message_get_mime_part(message.get()));
   return Status::Ok();
+}
+
+// Parses the message in `file` and walks its attachments.
+Status WalkFile(const MessageFile& file,
+                const std::function<bool(GMimePart*, const AttachmentPart&)>& visit) {
+  return ParseFile(file, [&](GMimeObject* top) { AttachmentWalk(visit).Walk(top, 0); });
+}
+
+// The first text/html leaf of the message's own body (not inside attached
+// messages, not an attachment), depth-first.
+GMimePart* FindHtmlBody(GMimeObject* object, size_t depth, size_t* parts) {
+  if (object == nullptr || ++*parts > kMaxParts || depth > kMaxDepth) return nullptr;
+  if (GMIME_IS_MULTIPART(object)) {
+    GMimeMultipart* multipart = GMIME_MULTIPART(object);
+    int count = g_mime_multipart_get_count(multipart);
+    for (int i = 0; i < count; ++i) {
+      if (GMimePart* found = FindHtmlBody(g_mime_multipart_get_part(multipart, i), depth + 1, parts)) {
+        return found;
+      }
+    }
+    return nullptr;
+  }
+  if (!GMIME_IS_PART(object)) return nullptr;
+  GMimePart* part = GMIME_PART(object);
+  GMimeContentType* type = g_mime_object_get_content_type(object);
+  if (type == nullptr || !g_mime_content_type_is_type(type, "text", "html")) return nullptr;
+  if (g_mime_part_is_attachment(part) || g_mime_part_get_filename(part) != nullptr) return nullptr;
+  return part;
 }
 
 }  // namespace
@@ -143,6 +171,34 @@ Status ReadAttachment(const MessageFile& file, size_t index, AttachmentPart* inf
   }));
   if (!found) return Status::NotFound("no attachment " + std::to_string(index));
   return result;
+}
+
+Result<std::optional<std::string>> ReadHtmlBody(const MessageFile& file, size_t max_bytes) {
+  std::optional<std::string> html;
+  Status decoded;
+  MV_RETURN_IF_ERROR(ParseFile(file, [&](GMimeObject* top) {
+    size_t parts = 0;
+    GMimePart* part = FindHtmlBody(top, 0, &parts);
+    if (part == nullptr) return;
+    std::string bytes;
+    // Read a little past the budget: the charset conversion may shrink it.
+    const size_t read_limit = max_bytes + max_bytes / 2 + 16;
+    auto size = DecodeContent(part, [&](std::string_view chunk) -> Status {
+      bytes.append(chunk.substr(0, read_limit - std::min(read_limit, bytes.size())));
+      return Status::Ok();
+    });
+    if (!size.ok()) {
+      decoded = size.status();
+      return;
+    }
+    GMimeContentType* type = g_mime_object_get_content_type(GMIME_OBJECT(part));
+    const char* charset = g_mime_content_type_get_parameter(type, "charset");
+    std::string text = ConvertToUtf8(bytes, charset != nullptr ? charset : "").utf8;
+    text.resize(Utf8PrefixLength(text, max_bytes));
+    html = std::move(text);
+  }));
+  MV_RETURN_IF_ERROR(decoded);
+  return html;
 }
 
 }  // namespace mailvault

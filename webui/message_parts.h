@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,5 +57,13 @@ Result<std::vector<AttachmentPart>> ListAttachments(const MessageFile& file);
 // receives its listing. kNotFound when there is no such attachment.
 Status ReadAttachment(const MessageFile& file, size_t index, AttachmentPart* info,
                       const std::function<Status(std::string_view)>& sink);
+
+// The message's HTML body: the first text/html leaf that is not an attachment,
+// decoded (transfer encoding, charset to UTF-8) and cut to at most `max_bytes`
+// at a character boundary. nullopt when the message has none. The HTML is
+// returned as the sender wrote it: it is never inserted into a page, only
+// served to a sandboxed frame under a Content-Security-Policy that forbids
+// scripts and remote loads (doc/api.md).
+Result<std::optional<std::string>> ReadHtmlBody(const MessageFile& file, size_t max_bytes);
 
 }  // namespace mailvault

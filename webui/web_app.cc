@@ -42,6 +42,20 @@ namespace {
 constexpr const char* kCookie = "mv_session";
 constexpr const char* kApiCsp =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+// The HTML body of a message, shown in a frame of the message page. `sandbox`
+// (also when the URL is opened on its own): no scripts, forms, popups or
+// navigation of other frames; no scripts, plugins, fonts or connections at all;
+// inline styles only; images only from data: URLs unless the viewer asked for
+// remote content (kHtmlRemoteImages). Links cannot leave the frame: the page's
+// frame-src is 'self'.
+constexpr const char* kHtmlCsp =
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
+constexpr const char* kHtmlRemoteCsp =
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: https: http:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
+// Served HTML bodies are cut here (a page, not an archive: the .eml is whole).
+constexpr size_t kMaxHtmlBytes = 4u << 20;
 constexpr const char* kPageCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; frame-src 'self'; frame-ancestors 'none'; "
@@ -336,6 +350,7 @@ struct WebApp::Impl {
   // Streams through the response; aborts the connection on a failure midway
   // so the client sees a broken transfer, not a complete-looking short one.
   void AbortConnection(Call& c);
+  void DiscardUnreadBody(Call& c);
 
   Status Login(Call& c);
   Status Logout(Call& c);
@@ -343,6 +358,7 @@ struct WebApp::Impl {
   Status Search(Call& c);
   Status Message(Call& c, const std::string& id);
   Status Raw(Call& c, const std::string& id);
+  Status Html(Call& c, const std::string& id);
   Status Attachment(Call& c, const std::string& id, const std::string& index);
   Status Export(Call& c);
   Status Accounts(Call& c);
@@ -407,8 +423,35 @@ void WebApp::Impl::AbortConnection(Call& c) {
   if (impl != nullptr) impl->session().abort();
 }
 
+// Poco leaves a request body the handler did not read in the connection: on
+// keep-alive the next request would be parsed from its bytes (a POST with a
+// body nobody reads turned the next GET into "{}GET"). What is left is read
+// and dropped, up to a bound; beyond it the connection is closed.
+void WebApp::Impl::DiscardUnreadBody(Call& c) {
+  if (!c.req.hasContentLength() && !c.req.getChunkedTransferEncoding()) return;
+  try {
+    std::istream& in = c.req.stream();
+    char buf[8192];
+    uint64_t discarded = 0;
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      discarded += static_cast<uint64_t>(in.gcount());
+      if (discarded > o.max_body_bytes + (1u << 20)) {
+        AbortConnection(c);
+        return;
+      }
+    }
+  } catch (const std::exception&) {
+    AbortConnection(c);
+  }
+}
+
 void WebApp::Impl::Handle(HTTPServerRequest& req, HTTPServerResponse& resp) {
   Call c{req, resp, req.getMethod(), {}, {}, {}, {}, {}, {}};
+  struct BodyDiscarder {
+    Impl* app;
+    Call* call;
+    ~BodyDiscarder() { app->DiscardUnreadBody(*call); }
+  } discard_unread_body{this, &c};
   resp.set("X-Content-Type-Options", "nosniff");
   resp.set("Referrer-Policy", "no-referrer");
   resp.set("X-Frame-Options", "DENY");
@@ -496,6 +539,7 @@ Status WebApp::Impl::Route(Call& c) {
   if (is({"search"})) return only("GET") ? Search(c) : MethodNotAllowed(c, "GET");
   if (is({"messages", "*"})) return only("GET") ? Message(c, p[1]) : MethodNotAllowed(c, "GET");
   if (is({"messages", "*", "raw"})) return only("GET") ? Raw(c, p[1]) : MethodNotAllowed(c, "GET");
+  if (is({"messages", "*", "html"})) return only("GET") ? Html(c, p[1]) : MethodNotAllowed(c, "GET");
   if (is({"messages", "*", "attachments", "*"})) {
     return only("GET") ? Attachment(c, p[1], p[3]) : MethodNotAllowed(c, "GET");
   }
@@ -823,7 +867,8 @@ Status WebApp::Impl::Message(Call& c, const std::string& id) {
   headers.set("message_id", m.message_id);
   out.set("headers", headers);
   out.set("text", m.body_text);
-  out.set("html", Poco::Dynamic::Var());  // not served yet: see doc/api.md
+  MV_ASSIGN_OR_RETURN(std::optional<std::string> html, ReadHtmlBody(file, kMaxHtmlBytes));
+  out.set("html", html.has_value());
   Array attachments;
   for (const AttachmentPart& a : parts) {
     Object att;
@@ -850,6 +895,21 @@ Status WebApp::Impl::Raw(Call& c, const std::string& id) {
     out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     return out ? Status::Ok() : Status::IoError("the client went away");
   });
+}
+
+Status WebApp::Impl::Html(Call& c, const std::string& id) {
+  MV_ASSIGN_OR_RETURN(MessageInfo info, Readable(c, id, "html"));
+  const std::string hex = ToHex(info.id);
+  MV_ASSIGN_OR_RETURN(MessageFile file, MessageFile::Spool(*o.archive, info.id, o.temp_dir));
+  MV_ASSIGN_OR_RETURN(std::optional<std::string> html, ReadHtmlBody(file, kMaxHtmlBytes));
+  if (!html) return Status::NotFound("message " + id + " has no HTML body");
+  const bool remote = c.Param("remote") == "1";
+  MV_RETURN_IF_ERROR(Audit(c, "html", hex, "ok", remote ? "remote content allowed" : ""));
+  c.resp.set("Content-Security-Policy", remote ? kHtmlRemoteCsp : kHtmlCsp);
+  c.resp.set("X-Frame-Options", "SAMEORIGIN");
+  c.resp.setContentType("text/html; charset=utf-8");
+  c.resp.sendBuffer(html->data(), html->size());
+  return Status::Ok();
 }
 
 Status WebApp::Impl::Attachment(Call& c, const std::string& id, const std::string& index_text) {

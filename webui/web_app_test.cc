@@ -391,6 +391,53 @@ TEST_F(WebAppTest, MessageViewByIdChecksTheAccount) {
   EXPECT_EQ(Send("GET", "/api/messages/abc", &audrey).status, 400);
 }
 
+TEST_F(WebAppTest, HtmlBodyOnlyInASandboxWithoutScriptsOrRemoteLoads) {
+  const std::string html_mail =
+      "From: Mallory <m@example.org>\r\nTo: a@example.com\r\nSubject: html\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+      "--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n"
+      "--b\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "<p onclick=3Dalert(1)>Gr=FC=DFe</p><script>alert(2)</script>"
+      "<img src=3D\"https://tracker.example.net/p.gif\">\r\n--b--\r\n";
+  const std::string with_html = Ingest(html_mail, ProvenanceKind::kPop3, "box1");
+  const std::string theirs = Ingest(
+      "Subject: other\r\nContent-Type: text/html\r\n\r\n<p>not yours</p>\r\n",
+      ProvenanceKind::kPop3, "box2");
+  Login alice = LogIn("alice", "alice-pw");
+
+  Reply view = Send("GET", "/api/messages/" + with_html, &alice);
+  ASSERT_EQ(view.status, 200) << view.body;
+  EXPECT_TRUE(view.json()->getValue<bool>("html"));
+  Reply no_html = Send("GET", "/api/messages/" + m1_, &alice);
+  EXPECT_FALSE(no_html.json()->getValue<bool>("html"));
+
+  Reply html = Send("GET", "/api/messages/" + with_html + "/html", &alice);
+  ASSERT_EQ(html.status, 200) << html.body;
+  EXPECT_EQ(html.head.getContentType(), "text/html; charset=utf-8");
+  // Decoded from quoted-printable and Latin-1; otherwise the sender's bytes.
+  EXPECT_NE(html.body.find("Gr\xc3\xbc\xc3\x9f" "e"), std::string::npos) << html.body;
+  const std::string csp = html.head.get("Content-Security-Policy", "");
+  EXPECT_EQ(csp.rfind("sandbox;", 0), 0u) << csp;
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("script-src"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("img-src data:;"), std::string::npos) << "no remote images by default: " << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(html.head.get("X-Frame-Options", ""), "SAMEORIGIN");
+  EXPECT_EQ(html.head.get("X-Content-Type-Options", ""), "nosniff");
+
+  Reply remote = Send("GET", "/api/messages/" + with_html + "/html?remote=1", &alice);
+  ASSERT_EQ(remote.status, 200);
+  const std::string remote_csp = remote.head.get("Content-Security-Policy", "");
+  EXPECT_NE(remote_csp.find("img-src data: https: http:"), std::string::npos) << remote_csp;
+  EXPECT_EQ(remote_csp.rfind("sandbox;", 0), 0u) << "still sandboxed: " << remote_csp;
+
+  EXPECT_EQ(Send("GET", "/api/messages/" + m1_ + "/html", &alice).status, 404) << "no HTML part";
+  EXPECT_EQ(Send("GET", "/api/messages/" + theirs + "/html", &alice).status, 404) << "not granted";
+  EXPECT_EQ(Send("GET", "/api/messages/" + with_html + "/html").status, 401);
+  EXPECT_EQ(Send("POST", "/api/messages/" + with_html + "/html", &alice).status, 405);
+}
+
 TEST_F(WebAppTest, RawAndAttachmentDownloads) {
   Login alice = LogIn("alice", "alice-pw");
   Reply raw = Send("GET", "/api/messages/" + m1_ + "/raw", &alice);
@@ -620,6 +667,42 @@ TEST_F(WebAppTest, AccountsAdminAndRunNow) {
   EXPECT_EQ(Send("DELETE", "/api/accounts/box2", &root).status, 200);
   EXPECT_EQ(Send("DELETE", "/api/accounts/box2", &root).status, 404);
   EXPECT_EQ(control_.changed(), 4) << "add, add, edit, remove";
+}
+
+// A browser reuses its connection: a body the endpoint has no use for (run-now,
+// logout, a refused request) must not be read as the start of the next request.
+TEST_F(WebAppTest, UnreadRequestBodiesDoNotLeakIntoTheNextRequestOnTheConnection) {
+  Login root = LogIn("root", "root-pw");
+  ASSERT_EQ(Send("POST", "/api/accounts", &root,
+                 R"({"name":"box1","host":"127.0.0.1","port":1,"user":"u","password":"p"})")
+                .status,
+            201);
+  Poco::Net::HTTPClientSession session("127.0.0.1", port_);
+  session.setKeepAlive(true);
+  auto exchange = [&](const std::string& method, const std::string& path, const std::string& body) {
+    Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    req.setKeepAlive(true);
+    req.set("Cookie", root.cookie);
+    req.set("X-CSRF-Token", root.csrf);
+    if (method != "GET") {
+      req.setContentType("application/json");
+      req.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
+    session.sendRequest(req) << body;
+    Reply r;
+    Poco::StreamCopier::copyToString(session.receiveResponse(r.head), r.body);
+    r.status = r.head.getStatus();
+    return r;
+  };
+  Reply run = exchange("POST", "/api/accounts/box1/run", R"({"ignored": "by this endpoint"})");
+  EXPECT_EQ(run.status, 202) << run.body;
+  Reply stats = exchange("GET", "/api/stats", "");
+  EXPECT_EQ(stats.status, 200) << stats.body;
+  Reply refused = exchange("POST", "/api/nothing-here", std::string(100000, 'x'));
+  EXPECT_EQ(refused.status, 404) << refused.body;
+  Reply me = exchange("GET", "/api/me", "");
+  EXPECT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(me.json()->getValue<std::string>("name"), "root");
 }
 
 TEST_F(WebAppTest, RunsLiveAndStats) {
