@@ -61,5 +61,6 @@ export const api = {
   editUser: (name, user) => call('PUT', `/api/users/${enc(name)}`, user),
   removeUser: (name) => call('DELETE', `/api/users/${enc(name)}`),
   audit: (params) => call('GET', `/api/audit${q(params)}`),
+  runItems: (id) => call('GET', `/api/runs/${enc(id)}/items`),
   verifyAudit: () => call('GET', '/api/audit/verify'),
 };

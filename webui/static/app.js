@@ -52,7 +52,7 @@ async function render() {
   const route = parseRoute();
   if (!me) {
     showShell();
-    loginPage({ onLogin: (who) => { me = who; setCsrf(who.csrf); render(); } });
+    loginPage({ onLogin: (who) => { me = who; setCsrf(who.csrf_token); render(); } });
     return;
   }
   showShell();
@@ -84,7 +84,7 @@ window.addEventListener('hashchange', render);
 (async () => {
   try {
     me = await api.me();
-    setCsrf(me.csrf);
+    setCsrf(me.csrf_token);
   } catch (_) {
     me = null;
   }

@@ -59,10 +59,17 @@ export function decodeEntities(s) {
   });
 }
 
-export function formatDate(unix) {
-  if (!unix) return '';
-  const d = new Date(unix * 1000);
+// "2025-06-02T10:00:00Z" (the API's form) or unix seconds, as "2025-06-02 10:00" (UTC).
+export function formatDate(value) {
+  if (!value) return '';
+  const d = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
   return d.toISOString().replace('T', ' ').slice(0, 16);
+}
+
+// [{name, address}] as "Name <address>, ...".
+export function formatAddresses(list) {
+  return (list || []).map((a) => (a.name ? `${a.name} <${a.address}>` : a.address)).join(', ');
 }
 
 export function formatBytes(n) {

@@ -2,6 +2,7 @@
 // and each account's run history.
 import { api } from '../api.js';
 import { el, mount, formatDate, formatBytes, toast, errorBox } from '../ui.js';
+import { accountRows } from './dashboard.js';
 
 function accountForm(existing, onDone) {
   const f = (name, attrs = {}) => el('input', { name, id: `account-${name}`, ...attrs });
@@ -34,8 +35,9 @@ function accountForm(existing, onDone) {
         status.replaceChildren(el('p', { class: 'muted' }, 'Connecting…'));
         try {
           const probe = await api.testAccount(values());
-          status.replaceChildren(el('p', { class: 'ok' },
-            `Connected${probe.tls ? ' with TLS' : ''}: ${probe.messages} messages (${formatBytes(probe.octets)}) on the server.`));
+          status.replaceChildren(probe.ok === false ? errorBox(probe.error || 'the test failed')
+            : el('p', { class: 'ok', id: 'test-result' },
+              `Connected${probe.tls ? ' with TLS' : ''}: ${probe.messages} messages (${formatBytes(probe.octets)}) on the server.`));
         } catch (error) { status.replaceChildren(errorBox(error)); }
       } }, 'Test connection'),
       el('button', { type: 'submit' }, existing ? 'Save' : 'Add account')),
@@ -63,7 +65,8 @@ async function history(name, into) {
 }
 
 export async function accountsPage({ go, route }) {
-  const list = await api.accounts();
+  const { rows } = await accountRows();
+  const list = { accounts: rows };
   const details = el('section', { class: 'card', id: 'account-details' });
   const table = el('table', { id: 'accounts' },
     el('thead', {}, el('tr', {}, ['Name', 'Server', 'TLS', 'Policy', 'Schedule', 'Last run', ''].map((h) => el('th', {}, h)))),

@@ -1,19 +1,22 @@
 // One message: headers, text, the HTML body in a sandboxed frame (remote
 // content only on request), attachments and the raw .eml.
 import { api } from '../api.js';
-import { el, mount, formatDate, formatBytes } from '../ui.js';
+import { el, mount, formatDate, formatBytes, formatAddresses } from '../ui.js';
 
 export async function messagePage({ route }) {
   const id = route.arg;
   const m = await api.message(id);
   const headerList = el('dl', { class: 'headers' });
-  const wanted = [['From', m.from], ['To', m.to], ['Cc', m.cc], ['Date', m.date ? formatDate(m.date) : ''],
-    ['Subject', m.subject], ['Message-ID', m.message_id], ['Account', (m.accounts || []).join(', ')]];
+  const h = m.headers || {};
+  const wanted = [['From', formatAddresses(h.from)], ['To', formatAddresses(h.to)], ['Cc', formatAddresses(h.cc)],
+    ['Date', h.date ? `${formatDate(h.date)} UTC` : h.date_raw], ['Subject', h.subject],
+    ['Message-ID', h.message_id], ['Account', (m.accounts || []).join(', ')]];
   for (const [name, value] of wanted) {
     if (value) headerList.append(el('dt', {}, name), el('dd', {}, value));
   }
-  const allHeaders = el('details', {}, el('summary', {}, 'All headers'),
-    el('pre', { class: 'body' }, (m.headers || []).map((h) => `${h.name}: ${h.value}\n`).join('')));
+ const problems = (m.problems || []).length
+    ? el('details', {}, el('summary', {}, 'Decoding notes'), el('ul', {}, m.problems.map((p) => el('li', {}, p))))
+    : null;
   const body = el('div');
   const tabs = el('div', { class: 'tabs', role: 'group', 'aria-label': 'Body view' });
   const showText = () => body.replaceChildren(el('pre', { class: 'body', id: 'message-text' }, m.text || '(no text part)'));
@@ -41,13 +44,13 @@ export async function messagePage({ route }) {
 
   const attachments = el('ul', { id: 'attachments' });
   for (const a of m.attachments || []) {
-    attachments.append(el('li', {}, el('a', { href: api.attachmentUrl(id, a.index), download: a.name || 'attachment' },
-      a.name || `attachment ${a.index}`), ' ', el('span', { class: 'muted' }, `${a.type || ''} ${formatBytes(a.size)}`)));
+    attachments.append(el('li', {}, el('a', { href: api.attachmentUrl(id, a.index), class: 'attachment' },
+      a.filename || `attachment ${a.index}`), ' ', el('span', { class: 'muted' }, `${a.content_type || ''} ${formatBytes(a.size)}`)));
   }
   mount(
     el('p', {}, el('a', { href: '#/search', onclick: (e) => { e.preventDefault(); history.back(); } }, '← Back')),
-    el('h1', { id: 'message-subject' }, m.subject || '(no subject)'),
-    el('section', { class: 'card' }, headerList, allHeaders,
+    el('h1', { id: 'message-subject' }, h.subject || '(no subject)'),
+    el('section', { class: 'card' }, headerList, problems,
       el('p', { class: 'row' }, el('a', { href: api.rawUrl(id), download: `${id}.eml` }, 'Download .eml'),
         el('span', { class: 'muted' }, `${formatBytes(m.size)} · id ${id.slice(0, 16)}…`))),
     (m.attachments || []).length ? el('section', { class: 'card' }, el('h2', {}, 'Attachments'), attachments) : null,

@@ -73,13 +73,15 @@ export async function searchPage({ me, route, go }) {
       el('span', { class: 'muted' }, `${offset + 1}–${Math.min(total, offset + PAGE)} of ${total}`), next) : null);
 
   facets.replaceChildren();
-  const names = { account: 'Account', year: 'Year', from: 'From', attachment: 'Attachments', type: 'Type' };
+  const names = { account: 'Account', year: 'Year', sender_domain: 'Sender domain' };
+  // The query field each facet filters by (doc/search.md).
+  const fields = { account: 'account', year: 'date', sender_domain: 'from' };
   for (const [name, values] of Object.entries(page.facets || {})) {
     if (!Array.isArray(values) || values.length === 0) continue;
     facets.append(el('h3', {}, names[name] || name), el('ul', {}, values.slice(0, 10).map((v) =>
       el('li', {}, el('button', { type: 'button', onclick: () => {
         const term = /\s/.test(v.value) ? `"${v.value}"` : v.value;
-        const field = name === 'year' ? 'date' : name;
+        const field = fields[name] || name;
         go(`#/search?${new URLSearchParams({ q: `${query} ${field}:${term}`, sort })}`);
       } }, `${v.value} (${v.count})`)))));
   }
