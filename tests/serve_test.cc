@@ -7,7 +7,9 @@
 // is right (every run ok or, at shutdown, interrupted; no two runs of one
 // account overlap), /healthz, and that SIGTERM ends the process cleanly.
 // Bad configuration files are refused before anything is touched.
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
@@ -283,6 +285,91 @@ TEST(ServeConfigTest, BadConfigurationIsRefusedNamingFileLineAndKey) {
       {testing::MailvaultBinary(), "--config", dir.path() + "/nope.ini", "serve"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("nope.ini"), std::string::npos) << missing.err;
+}
+
+
+// With a certificate and key, the web UI is HTTPS only: the session cookie is
+// Secure (and HttpOnly, SameSite), HSTS is sent, and plain HTTP gets nothing.
+TEST(ServeHttpsTest, WebUiOverHttpsWithSecureCookiesAndTheFirstAdminPrintedOnce) {
+  testing::TempDir dir;
+  const std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
+  testing::ProcessResult made = testing::RunProcess(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+       "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto port = testing::FreePort();
+  ASSERT_TRUE(port.ok());
+  const std::string config_path = dir.path() + "/mailvault.ini";
+  WriteFile(config_path, "[archive]\ndata_dir = " + dir.path() + "/data\n[web]\nlisten = 127.0.0.1:" +
+                             std::to_string(*port) + "\ntls_cert = " + cert + "\ntls_key = " + key +
+                             "\n[collector]\nschedule = 0 3 1 1 *\n");
+  const std::string out = dir.path() + "/serve.out";
+  testing::BackgroundProcess serve({testing::MailvaultBinary(), "--config", config_path, "serve"},
+                                   {}, out);
+
+  Poco::Net::Context::Ptr context(new Poco::Net::Context(
+      Poco::Net::Context::TLS_CLIENT_USE, "", "", cert, Poco::Net::Context::VERIFY_STRICT));
+  struct Answer {
+    int status = 0;
+    std::string body;
+    Poco::Net::HTTPResponse head;
+  };
+  auto https = [&](const std::string& method, const std::string& path, const std::string& body) {
+    Answer a;
+    try {
+      Poco::Net::HTTPSClientSession session("127.0.0.1", *port, context);
+      session.setTimeout(Poco::Timespan(5, 0));
+      Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+      if (!body.empty()) {
+        request.setContentType("application/json");
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+      }
+      session.sendRequest(request) << body;
+      Poco::StreamCopier::copyToString(session.receiveResponse(a.head), a.body);
+      a.status = a.head.getStatus();
+    } catch (const std::exception&) {
+      a.status = 0;
+    }
+    return a;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (https("GET", "/healthz", "").status != 200 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_FALSE(serve.Wait(std::chrono::milliseconds(100)).has_value()) << ReadFile(out);
+  }
+  ASSERT_EQ(https("GET", "/healthz", "").status, 200) << ReadFile(out);
+  EXPECT_EQ(Get(*port, "/healthz").status, 0) << "plain HTTP on the HTTPS port";
+
+  std::smatch m;
+  const std::string printed = ReadFile(out);
+  const std::regex first_admin("log in as user \"admin\" with password (\\S+)");
+  ASSERT_TRUE(std::regex_search(printed, m, first_admin)) << printed;
+  Answer login = https("POST", "/api/login",
+                       "{\"user\": \"admin\", \"password\": \"" + m[1].str() + "\"}");
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::string cookie = login.head.get("Set-Cookie", "");
+  EXPECT_NE(cookie.find("; Secure"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos) << cookie;
+  EXPECT_NE(login.head.get("Strict-Transport-Security", ""), "");
+  Answer page = https("GET", "/", "");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<script type=\"module\""), std::string::npos) << page.body.substr(0, 300);
+
+  serve.Signal(SIGTERM);
+  auto exited = serve.Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exited.has_value());
+  EXPECT_EQ(exited->exit_code, 0) << ReadFile(out);
+  // A second start prints no password: the admin exists.
+  testing::BackgroundProcess again({testing::MailvaultBinary(), "--config", config_path, "serve"},
+                                   {}, out + ".2");
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (https("GET", "/healthz", "").status != 200 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_FALSE(again.Wait(std::chrono::milliseconds(100)).has_value()) << ReadFile(out + ".2");
+  }
+  again.Signal(SIGTERM);
+  ASSERT_TRUE(again.Wait(std::chrono::seconds(30)).has_value());
+  EXPECT_EQ(ReadFile(out + ".2").find("password"), std::string::npos) << ReadFile(out + ".2");
 }
 
 }  // namespace
