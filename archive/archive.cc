@@ -92,8 +92,10 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   segment_hash_.Update(segment);
   Digest hash = segment_hash_.Finish();
   segments_.push_back(hash);
+  if (in_open_blocks_.count(hash)) return Status::Ok();  // waiting in a block of this batch
   Archive& a = *archive_;
   const bool small = segment.size() <= a.options_.small_segment_bytes;
+  const bool to_block = small && a.options_.block_bytes > 0;
   std::optional<Digest> key;
   if (header_block && small) key = HeaderSimilarityKey(segment);
   std::optional<std::pair<Digest, SegmentLocation>> base;
@@ -105,7 +107,8 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   }
   std::shared_ptr<const Dictionary> dict;
   if (small) dict = a.dictionaries_.Newest();
-  MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
+  // In a block a segment has no frame of its own; compress one only to judge a delta.
+  if (!to_block || base) MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
   bool use_delta = false;
   if (base) {
     // A near-duplicate header block: store the difference to the first copy when smaller.
@@ -115,17 +118,50 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
       use_delta = delta_frame_.size() + 32 < frame_.size();
     }
   }
-  std::lock_guard lock(a.mutex_);
   if (use_delta) {
+    std::lock_guard lock(a.mutex_);
     return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), 0, delta_frame_, &base->first);
   }
-  MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
-                                          dict ? dict->id() : 0, frame_, nullptr));
+  if (to_block) MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
+  std::lock_guard lock(a.mutex_);
+  if (!to_block) {
+    MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
+                                            dict ? dict->id() : 0, frame_, nullptr));
+  } else {
+    ++a.small_segments_;  // counted when buffered, so training is due at the same point
+  }
   if (small) a.NoteSmallSegmentLocked(segment);
   if (key && !base) {
     if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
     a.similar_headers_.emplace(*key, hash);
   }
+  return Status::Ok();
+}
+
+Status IngestBatch::AddToBlock(OpenBlock& block, const Digest& hash, std::string_view segment) {
+  if (!block.plain.empty() && block.plain.size() + segment.size() > archive_->options_.block_bytes) {
+    MV_RETURN_IF_ERROR(FlushBlock(block));
+  }
+  block.plain.append(segment);
+  block.entries.push_back(BlockEntry{hash, static_cast<uint32_t>(segment.size())});
+  in_open_blocks_.insert(hash);
+  return Status::Ok();
+}
+
+Status IngestBatch::FlushBlock(OpenBlock& block) {
+  if (block.entries.empty()) return Status::Ok();
+  Archive& a = *archive_;
+  // The newest dictionary at the time of writing: trained while the block filled.
+  std::shared_ptr<const Dictionary> dict = a.dictionaries_.Newest();
+  MV_RETURN_IF_ERROR(codec_.Compress(block.plain, dict.get(), a.options_.level, &frame_));
+  {
+    std::lock_guard lock(a.mutex_);
+    MV_RETURN_IF_ERROR(a.StoreBlockLocked(dict ? dict->id() : 0, static_cast<uint32_t>(block.plain.size()),
+                                          block.entries, frame_));
+  }
+  for (const BlockEntry& e : block.entries) in_open_blocks_.erase(e.hash);
+  block.plain.clear();
+  block.entries.clear();
   return Status::Ok();
 }
 
@@ -207,6 +243,9 @@ void IngestBatch::RecordEvent(EventRecord event) { events_.push_back(std::move(e
 
 Result<CommitReport> IngestBatch::Commit() {
   if (open_) return Status::Internal("Commit while a message is open");
+  // The batch's messages may name segments still waiting in its blocks.
+  MV_RETURN_IF_ERROR(FlushBlock(header_block_));
+  MV_RETURN_IF_ERROR(FlushBlock(other_block_));
   std::lock_guard lock(archive_->mutex_);
   MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_, events_));
   pending_.clear();
@@ -380,6 +419,16 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
           MV_ASSIGN_OR_RETURN(DeltaSegmentRecord seg, DecodeDeltaSegment(r.payload));
           return catalog_->InsertSegment(seg.hash, SegmentLocation{loc, seg.raw_length, 0});
         }
+        case RecordType::kBlock: {
+          MV_ASSIGN_OR_RETURN(BlockRecord block, DecodeBlock(r.payload));
+          int64_t offset = 0;
+          for (const BlockEntry& e : block.entries) {
+            MV_RETURN_IF_ERROR(catalog_->InsertSegment(
+                e.hash, SegmentLocation{loc, e.length, block.dictionary, offset}));
+            offset += e.length;
+          }
+          return Status::Ok();
+        }
         case RecordType::kMessage:
         case RecordType::kLink:
           return apply_manifest(r.type, r.payload, loc, r.offset);
@@ -523,6 +572,20 @@ Status Archive::StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint
   if (!loc.ok()) return loc.status();
   pending_segments_[hash] = SegmentLocation{*loc, raw_length, dictionary};
   if (raw_length <= options_.small_segment_bytes) ++small_segments_;
+  return Status::Ok();
+}
+
+Status Archive::StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
+                                 const std::vector<BlockEntry>& entries, std::string_view frame) {
+  MV_ASSIGN_OR_RETURN(RecordLocation loc,
+                      AppendLocked(RecordType::kBlock, EncodeBlock(dictionary, raw_length, entries, frame)));
+  int64_t offset = 0;
+  for (const BlockEntry& e : entries) {
+    // Another batch may have stored the same segment meanwhile: the first one stays.
+    MV_ASSIGN_OR_RETURN(bool known, SegmentKnownLocked(e.hash));
+    if (!known) pending_segments_[e.hash] = SegmentLocation{loc, e.length, dictionary, offset};
+    offset += e.length;
+  }
   return Status::Ok();
 }
 
@@ -676,41 +739,92 @@ Status Archive::MaybeTrainDictionaryLocked() {
   return Status::Ok();
 }
 
+Result<std::shared_ptr<const DecodedBlock>> Archive::DecodeBlockPayload(std::string_view payload,
+                                                                          SegmentCodec& codec,
+                                                                          const std::string& where) {
+  MV_ASSIGN_OR_RETURN(BlockRecord rec, DecodeBlock(payload));
+  std::shared_ptr<const Dictionary> dict;
+  if (rec.dictionary != 0) {
+    dict = dictionaries_.Get(rec.dictionary);
+    if (!dict) return Status::Corruption(where + ": block needs unknown dictionary " + std::to_string(rec.dictionary));
+  }
+  auto block = std::make_shared<DecodedBlock>();
+  MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, &block->plain).WithContext(where));
+  block->entries = std::move(rec.entries);
+  block->offsets.reserve(block->entries.size());
+  uint32_t offset = 0;
+  for (const BlockEntry& e : block->entries) {
+    block->offsets.push_back(offset);
+    offset += e.length;
+  }
+  return std::shared_ptr<const DecodedBlock>(std::move(block));
+}
+
+Result<std::shared_ptr<const DecodedBlock>> Archive::LoadBlock(const RecordLocation& location,
+                                                               SegmentCodec& codec) {
+  if (auto cached = block_cache_.Get(location.pack, location.offset)) return cached;
+  MV_ASSIGN_OR_RETURN(auto reader, Reader(location.pack));
+  std::string payload;
+  std::string where = PackFileName(location.pack) + " offset " + std::to_string(location.offset);
+  RecordType type;
+  MV_RETURN_IF_ERROR(reader->ReadAnyRecord(location.offset, &type, &payload));
+  if (type != RecordType::kBlock) {
+    return Status::Corruption(where + ": expected a block record, found " + std::string(RecordTypeName(type)));
+  }
+  MV_ASSIGN_OR_RETURN(auto block, DecodeBlockPayload(payload, codec, where));
+  block_cache_.Put(location.pack, location.offset, block);
+  return block;
+}
+
 Status Archive::ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
                             std::string* plain, bool mutex_held, bool allow_delta) {
-  MV_ASSIGN_OR_RETURN(auto reader, Reader(location.record.pack));
-  std::string payload;
-  RecordType type;
-  MV_RETURN_IF_ERROR(reader->ReadAnyRecord(location.record.offset, &type, &payload));
   const bool check = hash != Digest{};
   std::string where = PackFileName(location.record.pack) + " offset " + std::to_string(location.record.offset);
   Digest stored_hash{};
-  if (type == RecordType::kSegment) {
-    MV_ASSIGN_OR_RETURN(SegmentRecord rec, DecodeSegment(payload));
-    stored_hash = rec.hash;
-    std::shared_ptr<const Dictionary> dict;
-    if (rec.dictionary != 0) {
-      dict = dictionaries_.Get(rec.dictionary);
-      if (!dict) return Status::Corruption(where + ": segment needs unknown dictionary " + std::to_string(rec.dictionary));
+  if (location.in_block()) {
+    MV_ASSIGN_OR_RETURN(auto block, LoadBlock(location.record, codec));
+    // The block's table says which segment starts at this offset.
+    auto at = std::lower_bound(block->offsets.begin(), block->offsets.end(),
+                               static_cast<uint32_t>(location.block_offset));
+    size_t i = static_cast<size_t>(at - block->offsets.begin());
+    if (at == block->offsets.end() || *at != location.block_offset || block->entries[i].length != location.raw_length) {
+      return Status::Corruption(where + ": no segment of " + std::to_string(location.raw_length) +
+                                " bytes at offset " + std::to_string(location.block_offset) + " of this block");
     }
-    MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, plain).WithContext(where));
-  } else if (type == RecordType::kDeltaSegment) {
-    if (!allow_delta) return Status::Corruption(where + ": a delta segment's base must be a plain segment");
-    MV_ASSIGN_OR_RETURN(DeltaSegmentRecord rec, DecodeDeltaSegment(payload));
-    stored_hash = rec.hash;
-    std::optional<SegmentLocation> base_location;
-    if (mutex_held) {
-      MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
-    } else {
-      std::lock_guard lock(mutex_);
-      MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
-    }
-    if (!base_location) return Status::Corruption(where + ": the base of this delta segment is missing");
-    std::string base;
-    MV_RETURN_IF_ERROR(ReadSegment(rec.base, *base_location, codec, &base, mutex_held, /*allow_delta=*/false));
-    MV_RETURN_IF_ERROR(codec.DecompressDelta(rec.frame, base, rec.raw_length, plain).WithContext(where));
+    stored_hash = block->entries[i].hash;
+    plain->assign(block->plain, static_cast<size_t>(location.block_offset), location.raw_length);
   } else {
-    return Status::Corruption(where + ": expected a segment record, found " + std::string(RecordTypeName(type)));
+    MV_ASSIGN_OR_RETURN(auto reader, Reader(location.record.pack));
+    std::string payload;
+    RecordType type;
+    MV_RETURN_IF_ERROR(reader->ReadAnyRecord(location.record.offset, &type, &payload));
+    if (type == RecordType::kSegment) {
+      MV_ASSIGN_OR_RETURN(SegmentRecord rec, DecodeSegment(payload));
+      stored_hash = rec.hash;
+      std::shared_ptr<const Dictionary> dict;
+      if (rec.dictionary != 0) {
+        dict = dictionaries_.Get(rec.dictionary);
+        if (!dict) return Status::Corruption(where + ": segment needs unknown dictionary " + std::to_string(rec.dictionary));
+      }
+      MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, plain).WithContext(where));
+    } else if (type == RecordType::kDeltaSegment) {
+      if (!allow_delta) return Status::Corruption(where + ": a delta segment's base must be a plain segment");
+      MV_ASSIGN_OR_RETURN(DeltaSegmentRecord rec, DecodeDeltaSegment(payload));
+      stored_hash = rec.hash;
+      std::optional<SegmentLocation> base_location;
+      if (mutex_held) {
+        MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
+      } else {
+        std::lock_guard lock(mutex_);
+        MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
+      }
+      if (!base_location) return Status::Corruption(where + ": the base of this delta segment is missing");
+      std::string base;
+      MV_RETURN_IF_ERROR(ReadSegment(rec.base, *base_location, codec, &base, mutex_held, /*allow_delta=*/false));
+      MV_RETURN_IF_ERROR(codec.DecompressDelta(rec.frame, base, rec.raw_length, plain).WithContext(where));
+    } else {
+      return Status::Corruption(where + ": expected a segment record, found " + std::string(RecordTypeName(type)));
+    }
   }
   if (check && stored_hash != hash) return Status::Corruption(where + ": segment record holds another segment");
   if (Sha256::Of(*plain) != stored_hash) {
@@ -821,6 +935,9 @@ Result<ArchiveStats> Archive::Stats() {
 
 Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, uint64_t)>& progress) {
   *report = VerifyReport{};
+  // Read what is on disk now, not what an earlier read decompressed.
+  block_cache_.Clear();
+  SegmentCodec codec;
   // 1. Every record of every pack: checksums and grammar.
   for (uint32_t id : ListPacks()) {
     std::string path = packs_dir() + "/" + PackFileName(id);
@@ -838,6 +955,19 @@ Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, 
         case RecordType::kEvent: s = DecodeEvent(r.payload).status(); break;
         case RecordType::kDeltaSegment: s = DecodeDeltaSegment(r.payload).status(); break;
         case RecordType::kManifests: s = DecodeManifests(r.payload).status(); break;
+        case RecordType::kBlock: {
+          // Decompress it and check every segment it holds against its SHA-256.
+          std::string where = path + " offset " + std::to_string(r.offset);
+          auto block = DecodeBlockPayload(r.payload, codec, where);
+          s = block.status();
+          for (size_t i = 0; s.ok() && i < (*block)->entries.size(); ++i) {
+            const BlockEntry& e = (*block)->entries[i];
+            if (Sha256::Of(std::string_view((*block)->plain).substr((*block)->offsets[i], e.length)) != e.hash) {
+              s = Status::Corruption("segment " + ToHex(e.hash) + " in this block does not match its SHA-256");
+            }
+          }
+          break;
+        }
       }
       if (!s.ok()) report->faults.push_back({path + " offset " + std::to_string(r.offset), s.message()});
       return Status::Ok();

@@ -106,6 +106,7 @@ std::string_view RecordTypeName(RecordType type) {
     case RecordType::kEvent: return "event";
     case RecordType::kDeltaSegment: return "delta segment";
     case RecordType::kManifests: return "manifests";
+    case RecordType::kBlock: return "block";
   }
   return "unknown";
 }
@@ -127,7 +128,7 @@ Status DecodeRecordHeader(std::string_view header, RecordType* type, uint32_t* l
   if (header.size() < kRecordHeaderSize) return Status::Corruption("record header cut short");
   Reader r(header);
   uint8_t t = r.U8();
-  if (t < 1 || t > 7) return Status::Corruption("unknown record type " + std::to_string(t));
+  if (t < 1 || t > 8) return Status::Corruption("unknown record type " + std::to_string(t));
   r.U8();
   r.U8();
   r.U8();
@@ -203,6 +204,22 @@ std::string EncodeDeltaSegment(const Digest& hash, uint32_t raw_length, const Di
   return out;
 }
 
+std::string EncodeBlock(uint32_t dictionary, uint32_t raw_length, const std::vector<BlockEntry>& entries,
+                        std::string_view frame) {
+  std::string out;
+  out.reserve(13 + entries.size() * 36 + frame.size());
+  PutU8(&out, kBlockVersion);
+  PutU32(&out, dictionary);
+  PutU32(&out, raw_length);
+  PutU32(&out, static_cast<uint32_t>(entries.size()));
+  for (const BlockEntry& e : entries) {
+    PutDigest(&out, e.hash);
+    PutU32(&out, e.length);
+  }
+  out.append(frame);
+  return out;
+}
+
 Result<std::string> EncodeManifests(const std::vector<ManifestEntry>& entries, int level) {
   std::string plain;
   for (const ManifestEntry& e : entries) {
@@ -229,6 +246,31 @@ Result<DeltaSegmentRecord> DecodeDeltaSegment(std::string_view payload) {
   if (r.failed()) return Malformed("delta segment");
   d.frame = r.rest();
   return d;
+}
+
+Result<BlockRecord> DecodeBlock(std::string_view payload) {
+  Reader r(payload);
+  BlockRecord b;
+  uint8_t version = r.U8();
+  if (!r.failed() && version != kBlockVersion) {
+    return Status::Corruption("block record of unknown version " + std::to_string(version));
+  }
+  b.dictionary = r.U32();
+  b.raw_length = r.U32();
+  uint32_t count = r.U32();
+  if (r.failed() || count > r.rest().size() / 36) return Malformed("block");
+  b.entries.reserve(count);
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    BlockEntry e;
+    e.hash = r.D();
+    e.length = r.U32();
+    sum += e.length;
+    b.entries.push_back(e);
+  }
+  if (r.failed() || sum != b.raw_length) return Malformed("block");
+  b.frame = r.rest();
+  return b;
 }
 
 Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload) {

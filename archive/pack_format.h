@@ -25,6 +25,14 @@
 //                   ; the frame holds `count` entries (type:u8 length:u32 payload),
 //                   ; each a message (2) or link (3) payload: one commit's manifests
 //                   ; compressed together
+//   8 block      := version:u8 dictionary:u32 raw_length:u32 count:u32
+//                   (hash:digest length:u32)*count zstd_frame
+//                   ; version 1. Small segments of one commit batch compressed
+//                   ; together: the frame decompresses (with `dictionary`, 0 = none)
+//                   ; to exactly raw_length bytes, the segments' plain bytes
+//                   ; concatenated in table order (so a segment's offset in the
+//                   ; block is the sum of the lengths before it); raw_length is
+//                   ; the sum of the lengths
 //   provenance  := kind:u8 seen_at:i64 source:str key:str
 //
 // A message record is written only after all its segments, and only at batch
@@ -56,6 +64,7 @@ enum class RecordType : uint8_t {
   kEvent = 5,
   kDeltaSegment = 6,
   kManifests = 7,
+  kBlock = 8,
 };
 
 std::string_view RecordTypeName(RecordType type);
@@ -101,6 +110,21 @@ struct DeltaSegmentRecord {
   std::string_view frame;  // borrowed from the payload
 };
 
+// One segment of a block record: its hash and plain length.
+struct BlockEntry {
+  Digest hash{};
+  uint32_t length = 0;
+};
+
+inline constexpr uint8_t kBlockVersion = 1;
+
+struct BlockRecord {
+  uint32_t dictionary = 0;
+  uint32_t raw_length = 0;
+  std::vector<BlockEntry> entries;
+  std::string_view frame;  // borrowed from the payload
+};
+
 // One entry of a manifests record: a message or link payload.
 struct ManifestEntry {
   RecordType type = RecordType::kMessage;
@@ -137,6 +161,9 @@ std::string EncodeDictionary(uint32_t id, uint32_t sample_count, std::string_vie
 std::string EncodeEvent(const EventRecord& e);
 std::string EncodeDeltaSegment(const Digest& hash, uint32_t raw_length, const Digest& base,
                                std::string_view frame);
+// REQUIRES: raw_length is the sum of the entries' lengths.
+std::string EncodeBlock(uint32_t dictionary, uint32_t raw_length, const std::vector<BlockEntry>& entries,
+                        std::string_view frame);
 // Entries are compressed with zstd at `level`. kInternal only if zstd fails.
 Result<std::string> EncodeManifests(const std::vector<ManifestEntry>& entries, int level);
 
@@ -148,5 +175,7 @@ Result<DictionaryRecord> DecodeDictionary(std::string_view payload);
 Result<EventRecord> DecodeEvent(std::string_view payload);
 Result<DeltaSegmentRecord> DecodeDeltaSegment(std::string_view payload);
 Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload);
+// Also kCorruption for an unknown block version or lengths that do not add up.
+Result<BlockRecord> DecodeBlock(std::string_view payload);
 
 }  // namespace mailvault

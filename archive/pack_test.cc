@@ -33,6 +33,27 @@ TEST(PackFormatTest, RecordsRoundTrip) {
   EXPECT_EQ(link->provenance.key, "UID-1");
 }
 
+TEST(PackFormatTest, BlocksRoundTrip) {
+  std::vector<BlockEntry> entries{{Sha256::Of("a"), 3}, {Sha256::Of("b"), 0}, {Sha256::Of("c"), 9}};
+  std::string payload = EncodeBlock(4, 12, entries, "zstd frame");
+  auto back = DecodeBlock(payload);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->dictionary, 4u);
+  EXPECT_EQ(back->raw_length, 12u);
+  ASSERT_EQ(back->entries.size(), 3u);
+  EXPECT_EQ(back->entries[2].hash, Sha256::Of("c"));
+  EXPECT_EQ(back->entries[2].length, 9u);
+  EXPECT_EQ(back->frame, "zstd frame");
+
+  for (size_t cut = 0; cut < 13 + 3 * 36; cut += 5) {
+    EXPECT_EQ(DecodeBlock(payload.substr(0, cut)).status().code(), StatusCode::kCorruption) << cut;
+  }
+  EXPECT_FALSE(DecodeBlock(EncodeBlock(4, 13, entries, "f")).ok());  // lengths do not add up
+  std::string future = payload;
+  future[0] = 2;  // a block version this reader does not know
+  EXPECT_NE(DecodeBlock(future).status().message().find("version"), std::string::npos);
+}
+
 TEST(PackFormatTest, MalformedPayloadsAreCorruption) {
   MessageRecord m;
   m.segments = {Sha256::Of("a")};
