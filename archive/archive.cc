@@ -357,11 +357,63 @@ Result<std::shared_ptr<PackReader>> Archive::Reader(uint32_t pack) {
   return shared;
 }
 
+// Turns the SegmentRefs of located messages back into hashes by reading the
+// records they name (a block's table, or a segment or delta record's hash). Keeps
+// the tables of recently named blocks: a commit's messages name few blocks.
+class Archive::SegmentRefResolver {
+ public:
+  explicit SegmentRefResolver(Archive* archive) : archive_(archive) {}
+
+  Result<Digest> Resolve(const SegmentRef& ref) {
+    std::string where = PackFileName(ref.pack) + " offset " + std::to_string(ref.offset);
+    auto key = std::make_pair(ref.pack, ref.offset);
+    auto it = tables_.find(key);
+    if (it == tables_.end()) {
+      MV_ASSIGN_OR_RETURN(auto reader, archive_->Reader(ref.pack));
+      RecordType type;
+      std::string payload;
+      MV_RETURN_IF_ERROR(reader->ReadAnyRecord(ref.offset, &type, &payload));
+      std::map<int64_t, Digest> table;  // offset in the block (-1: whole record) → hash
+      if (type == RecordType::kBlock) {
+        MV_ASSIGN_OR_RETURN(BlockRecord block, DecodeBlock(payload));
+        int64_t offset = 0;
+        for (const BlockEntry& e : block.entries) {
+          table.emplace(offset, e.hash);
+          offset += e.length;
+        }
+      } else if (type == RecordType::kSegment) {
+        MV_ASSIGN_OR_RETURN(SegmentRecord seg, DecodeSegment(payload));
+        table.emplace(-1, seg.hash);
+      } else if (type == RecordType::kDeltaSegment) {
+        MV_ASSIGN_OR_RETURN(DeltaSegmentRecord seg, DecodeDeltaSegment(payload));
+        table.emplace(-1, seg.hash);
+      } else {
+        return Status::Corruption(where + ": a segment reference names a " + std::string(RecordTypeName(type)) +
+                                  " record");
+      }
+      if (tables_.size() >= kTables) tables_.clear();
+      it = tables_.emplace(key, std::move(table)).first;
+    }
+    auto found = it->second.find(ref.block_offset);
+    if (found == it->second.end()) {
+      return Status::Corruption(where + ": no segment at offset " + std::to_string(ref.block_offset) +
+                                " of this record");
+    }
+    return found->second;
+  }
+
+ private:
+  static constexpr size_t kTables = 256;
+  Archive* archive_;  // borrowed
+  std::map<std::pair<uint32_t, uint64_t>, std::map<int64_t, Digest>> tables_;
+};
+
 // Brings the catalog up to date with what the packs hold past each pack's
 // watermark (or everything, for a rebuild), and cuts torn tails.
 Status Archive::Replay(bool rebuild, VerifyReport* damage) {
   MV_ASSIGN_OR_RETURN(auto watermarks, catalog_->Watermarks());
   std::vector<uint32_t> packs = ListPacks();
+  SegmentRefResolver refs(this);
   MV_RETURN_IF_ERROR(catalog_->Begin());
   bool replayed_any = false;
   uint64_t messages = 0;
@@ -382,15 +434,31 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
         if (!row) return Status::Ok();  // its message record was lost with a torn tail
         return catalog_->InsertProvenance(row->seq, l.provenance).status();
       }
-      MV_ASSIGN_OR_RETURN(MessageRecord m, DecodeMessage(payload));
+      auto report = [&](const std::string& problem) {
+        std::string where = path + " offset " + std::to_string(offset);
+        LogError(where + ": " + problem);
+        if (damage) damage->faults.push_back({where, problem});
+      };
+      MessageRecord m;
+      if (type == RecordType::kLocatedMessage) {
+        // Segments named by location: their hashes are in the records named.
+        MV_ASSIGN_OR_RETURN(LocatedMessageRecord located, DecodeLocatedMessage(payload));
+        m = MessageRecord{located.id, located.raw_length, located.archived_at, {}, located.provenance};
+        for (const SegmentRef& ref : located.segments) {
+          Result<Digest> hash = refs.Resolve(ref);
+          if (!hash.ok()) {
+            report("message " + ToHex(m.id) + " names a segment that cannot be read: " + hash.status().message());
+            return Status::Ok();
+          }
+          m.segments.push_back(*hash);
+        }
+      } else {
+        MV_ASSIGN_OR_RETURN(m, DecodeMessage(payload));
+      }
       for (const Digest& seg : m.segments) {
         MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(seg));
         if (!found) {
-          std::string where = path + " offset " + std::to_string(offset);
-          std::string problem = "message " + ToHex(m.id) + " names segment " + ToHex(seg) +
-                                " that no pack holds";
-          LogError(where + ": " + problem);
-          if (damage) damage->faults.push_back({where, problem});
+          report("message " + ToHex(m.id) + " names segment " + ToHex(seg) + " that no pack holds");
           return Status::Ok();
         }
       }
@@ -432,6 +500,8 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
         case RecordType::kMessage:
         case RecordType::kLink:
           return apply_manifest(r.type, r.payload, loc, r.offset);
+        case RecordType::kLocatedMessage:
+          return Status::Corruption("a located message record outside a manifests record");
         case RecordType::kManifests: {
           MV_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, DecodeManifests(r.payload));
           for (const ManifestEntry& e : entries) {
@@ -617,9 +687,19 @@ Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pe
     entries.reserve(end - start);
     for (size_t i = start; i < end; ++i) {
       const auto& p = pending[i];
-      entries.push_back(p.is_new ? ManifestEntry{RecordType::kMessage, EncodeMessage(p.record)}
-                                 : ManifestEntry{RecordType::kLink,
-                                                 EncodeLink(LinkRecord{p.record.id, p.record.provenance})});
+      if (!p.is_new) {
+        entries.push_back(ManifestEntry{RecordType::kLink, EncodeLink(LinkRecord{p.record.id, p.record.provenance})});
+        continue;
+      }
+      // Segments named by location: a few bytes each instead of a 32-byte hash.
+      LocatedMessageRecord m{p.record.id, p.record.raw_length, p.record.archived_at, {}, p.record.provenance};
+      m.segments.reserve(p.record.segments.size());
+      for (const Digest& seg : p.record.segments) {
+        MV_ASSIGN_OR_RETURN(auto location, LocateSegmentLocked(seg));
+        if (!location) return Status::Internal("commit: segment " + ToHex(seg) + " of message " + ToHex(m.id) + " is not stored");
+        m.segments.push_back(SegmentRef{location->record.pack, location->record.offset, location->block_offset});
+      }
+      entries.push_back(ManifestEntry{RecordType::kLocatedMessage, EncodeLocatedMessage(m)});
     }
     MV_ASSIGN_OR_RETURN(std::string payload, EncodeManifests(entries, options_.dictionary_level));
     MV_ASSIGN_OR_RETURN(RecordLocation loc, AppendLocked(RecordType::kManifests, payload));
@@ -954,7 +1034,20 @@ Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, 
         case RecordType::kDictionary: s = DecodeDictionary(r.payload).status(); break;
         case RecordType::kEvent: s = DecodeEvent(r.payload).status(); break;
         case RecordType::kDeltaSegment: s = DecodeDeltaSegment(r.payload).status(); break;
-        case RecordType::kManifests: s = DecodeManifests(r.payload).status(); break;
+        case RecordType::kManifests: {
+          auto entries = DecodeManifests(r.payload);
+          s = entries.status();
+          for (size_t i = 0; s.ok() && i < entries->size(); ++i) {
+            const ManifestEntry& e = (*entries)[i];
+            s = e.type == RecordType::kLink             ? DecodeLink(e.payload).status()
+                : e.type == RecordType::kLocatedMessage ? DecodeLocatedMessage(e.payload).status()
+                                                        : DecodeMessage(e.payload).status();
+          }
+          break;
+        }
+        case RecordType::kLocatedMessage:
+          s = Status::Corruption("a located message record outside a manifests record");
+          break;
         case RecordType::kBlock: {
           // Decompress it and check every segment it holds against its SHA-256.
           std::string where = path + " offset " + std::to_string(r.offset);

@@ -246,6 +246,7 @@ class Archive {
   explicit Archive(ArchiveOptions options)
       : options_(std::move(options)), block_cache_(options_.block_cache_bytes) {}
 
+  class SegmentRefResolver;
   Status Initialize();
   Status Replay(bool rebuild, VerifyReport* damage);
   Status LoadDictionaries();

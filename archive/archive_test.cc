@@ -649,6 +649,7 @@ TEST_F(ArchiveTest, VerifyNamesEveryMessageOfABlockWithAFlippedByte) {
   std::string out;
   EXPECT_EQ(a->ReadMessage(m1->id, [&](std::string_view c) { out.append(c); return Status::Ok(); }).code(),
             StatusCode::kCorruption);
+
 }
 
 TEST_F(ArchiveTest, ATornBlockRecordIsCutOnOpen) {
@@ -713,6 +714,38 @@ TEST_F(ArchiveTest, RecordsWrittenBeforeBlocksStillRead) {
   check();
   RebuildFromPacks(o);
   check();
+}
+
+// Manifests written before located messages name segments by hash (entry type 2).
+TEST_F(ArchiveTest, MessagesNamingSegmentsByHashStillRebuild) {
+  auto o = Options();
+  ASSERT_NE(OpenArchive(o), nullptr);  // creates the data directory and an empty pack
+  std::string header = "From: a@example.com\r\nSubject: old\r\n\r\n", body = "an old body\r\n";
+  std::string mail = header + body;
+  {
+    auto writer = PackWriter::Open(FileSystem::Posix(), o.data_dir + "/packs", 1);
+    ASSERT_TRUE(writer.ok());
+    SegmentCodec codec;
+    for (const std::string& segment : {header, body}) {
+      std::string frame;
+      ASSERT_TRUE(codec.Compress(segment, nullptr, 3, &frame).ok());
+      ASSERT_TRUE((*writer)->Append(RecordType::kSegment,
+                                    EncodeSegment(Sha256::Of(segment), static_cast<uint32_t>(segment.size()), 0, frame)).ok());
+    }
+    MessageRecord m{Sha256::Of(mail), mail.size(), 1700000000, {Sha256::Of(header), Sha256::Of(body)},
+                    Provenance{ProvenanceKind::kImport, 1700000000, "old.mbox", "0"}};
+    auto manifests = EncodeManifests({{RecordType::kMessage, EncodeMessage(m)}}, 3);
+    ASSERT_TRUE(manifests.ok());
+    ASSERT_TRUE((*writer)->Append(RecordType::kManifests, *manifests).ok());
+    ASSERT_TRUE((*writer)->Sync().ok());
+  }
+  RebuildFromPacks(o);
+  auto a = OpenArchive(o);
+  EXPECT_EQ(a->Stats()->messages, 1u);
+  EXPECT_EQ(Read(*a, Sha256::Of(mail)), mail);
+  VerifyReport report;
+  ASSERT_TRUE(a->Verify(&report).ok());
+  EXPECT_TRUE(report.ok());
 }
 
 // A copy whose first copy is already stored (in a block of an earlier batch)
