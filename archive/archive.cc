@@ -546,6 +546,12 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
         end = outcome.damage_offset;
       }
     }
+    if (rebuild && !outcome.damaged && !outcome.skipped.empty()) {
+      // Records skipped by a rebuild are damage that verify reports, not a torn
+      // tail: the watermark goes past them, or the next open would cut every
+      // committed record that follows them.
+      end = FileSizeOr0(path);
+    }
     if (!rebuild || !outcome.damaged) {
       // What we replayed must be durable before the catalog says so.
       UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
