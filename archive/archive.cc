@@ -827,7 +827,8 @@ Status Archive::MaybeTrainDictionaryLocked() {
 
 Result<std::shared_ptr<const DecodedBlock>> Archive::DecodeBlockPayload(std::string_view payload,
                                                                           SegmentCodec& codec,
-                                                                          const std::string& where) {
+                                                                          const std::string& where,
+                                                                          size_t prefix) {
   MV_ASSIGN_OR_RETURN(BlockRecord rec, DecodeBlock(payload));
   std::shared_ptr<const Dictionary> dict;
   if (rec.dictionary != 0) {
@@ -835,7 +836,9 @@ Result<std::shared_ptr<const DecodedBlock>> Archive::DecodeBlockPayload(std::str
     if (!dict) return Status::Corruption(where + ": block needs unknown dictionary " + std::to_string(rec.dictionary));
   }
   auto block = std::make_shared<DecodedBlock>();
-  MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, &block->plain).WithContext(where));
+  MV_RETURN_IF_ERROR(
+      codec.DecompressPrefix(rec.frame, dict.get(), rec.raw_length, prefix, &block->plain).WithContext(where));
+  block->raw_length = rec.raw_length;
   block->entries = std::move(rec.entries);
   block->offsets.reserve(block->entries.size());
   uint32_t offset = 0;
@@ -846,9 +849,15 @@ Result<std::shared_ptr<const DecodedBlock>> Archive::DecodeBlockPayload(std::str
   return std::shared_ptr<const DecodedBlock>(std::move(block));
 }
 
-Result<std::shared_ptr<const DecodedBlock>> Archive::LoadBlock(const RecordLocation& location,
+Result<std::shared_ptr<const DecodedBlock>> Archive::LoadBlock(const RecordLocation& location, size_t needed,
                                                                SegmentCodec& codec) {
-  if (auto cached = block_cache_.Get(location.pack, location.offset)) return cached;
+  auto cached = block_cache_.Get(location.pack, location.offset);
+  if (cached && cached->plain.size() >= needed) return cached;
+  // A first read decompresses only as far as its segment ends (a random read
+  // needs half a block on average); a second one that needs more decompresses the
+  // whole block, so reading a block's segments in order costs one extra partial
+  // pass at most.
+  const size_t prefix = cached ? SIZE_MAX : needed;
   MV_ASSIGN_OR_RETURN(auto reader, Reader(location.pack));
   std::string payload;
   std::string where = PackFileName(location.pack) + " offset " + std::to_string(location.offset);
@@ -857,7 +866,7 @@ Result<std::shared_ptr<const DecodedBlock>> Archive::LoadBlock(const RecordLocat
   if (type != RecordType::kBlock) {
     return Status::Corruption(where + ": expected a block record, found " + std::string(RecordTypeName(type)));
   }
-  MV_ASSIGN_OR_RETURN(auto block, DecodeBlockPayload(payload, codec, where));
+  MV_ASSIGN_OR_RETURN(auto block, DecodeBlockPayload(payload, codec, where, prefix));
   block_cache_.Put(location.pack, location.offset, block);
   return block;
 }
@@ -868,12 +877,14 @@ Status Archive::ReadSegment(const Digest& hash, const SegmentLocation& location,
   std::string where = PackFileName(location.record.pack) + " offset " + std::to_string(location.record.offset);
   Digest stored_hash{};
   if (location.in_block()) {
-    MV_ASSIGN_OR_RETURN(auto block, LoadBlock(location.record, codec));
+    const size_t end = static_cast<size_t>(location.block_offset) + location.raw_length;
+    MV_ASSIGN_OR_RETURN(auto block, LoadBlock(location.record, end, codec));
     // The block's table says which segment starts at this offset.
     auto at = std::lower_bound(block->offsets.begin(), block->offsets.end(),
                                static_cast<uint32_t>(location.block_offset));
     size_t i = static_cast<size_t>(at - block->offsets.begin());
-    if (at == block->offsets.end() || *at != location.block_offset || block->entries[i].length != location.raw_length) {
+    if (at == block->offsets.end() || *at != location.block_offset ||
+        block->entries[i].length != location.raw_length || block->plain.size() < end) {
       return Status::Corruption(where + ": no segment of " + std::to_string(location.raw_length) +
                                 " bytes at offset " + std::to_string(location.block_offset) + " of this block");
     }

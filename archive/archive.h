@@ -259,13 +259,16 @@ class Archive {
   Status ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
                      std::string* plain, bool mutex_held = false, bool allow_delta = true);
   Result<std::optional<SegmentLocation>> LocateSegmentLocked(const Digest& hash);
-  // The decompressed block record at `location` (from block_cache_ or the pack).
-  Result<std::shared_ptr<const DecodedBlock>> LoadBlock(const RecordLocation& location,
+  // The block record at `location`, decompressed at least up to `needed` bytes
+  // (from block_cache_ or the pack).
+  Result<std::shared_ptr<const DecodedBlock>> LoadBlock(const RecordLocation& location, size_t needed,
                                                         SegmentCodec& codec);
-  // Decompresses a block record's payload and checks every segment's SHA-256.
+  // Decodes a block record's payload and decompresses its first `prefix` bytes
+  // (all by default).
   Result<std::shared_ptr<const DecodedBlock>> DecodeBlockPayload(std::string_view payload,
                                                                   SegmentCodec& codec,
-                                                                  const std::string& where);
+                                                                  const std::string& where,
+                                                                  size_t prefix = SIZE_MAX);
 
   // Under mutex_:
   Result<bool> SegmentKnownLocked(const Digest& hash);

@@ -609,6 +609,32 @@ TEST_F(ArchiveTest, SmallSegmentsOfABatchShareBlocks) {
   for (const auto& [id, mail] : mails) EXPECT_EQ(Read(*a, id), testing::CanonicalizeForTest(mail));
 }
 
+// A first read of a block decompresses only up to its segment; later reads
+// further into the block decompress the rest. Any order reads the same bytes.
+TEST_F(ArchiveTest, ReadsInAnyOrderFromPartlyDecompressedBlocks) {
+  auto o = Options();
+  o.block_cache_bytes = 1 << 20;
+  auto a = OpenArchive(o);
+  auto batch = a->NewBatch();
+  std::vector<std::pair<Digest, std::string>> mails;
+  for (int i = 0; i < 200; ++i) {
+    std::string mail = Mail(i, "body " + std::to_string(i) + ": " + std::string(500 + i, 'a' + i % 26) + "\n");
+    auto m = Add(*batch, mail, "k" + std::to_string(i));
+    ASSERT_TRUE(m.ok());
+    mails.emplace_back(m->id, mail);
+  }
+  ASSERT_TRUE(batch->Commit().ok());
+  for (int order = 0; order < 3; ++order) {
+    a.reset();
+    a = OpenArchive(o);  // an empty cache
+    std::vector<size_t> picks;
+    for (size_t i = 0; i < mails.size(); ++i) picks.push_back(i);
+    if (order == 1) std::reverse(picks.begin(), picks.end());  // last segment of a block first
+    if (order == 2) picks = {0, 199, 1, 100, 2, 150, 3, 50};  // a prefix, then further, then back
+    for (size_t i : picks) EXPECT_EQ(Read(*a, mails[i].first), testing::CanonicalizeForTest(mails[i].second));
+  }
+}
+
 TEST_F(ArchiveTest, VerifyNamesEveryMessageOfABlockWithAFlippedByte) {
   auto o = Options();
   auto a = OpenArchive(o);

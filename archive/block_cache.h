@@ -24,9 +24,12 @@
 
 namespace mailvault {
 
-// A decompressed block: its plain bytes and its table of segments.
+// A decompressed block: its plain bytes (all raw_length of them, or only a
+// prefix: a reader decompresses no further than the segment it wants) and its
+// table of segments.
 struct DecodedBlock {
   std::string plain;
+  uint32_t raw_length = 0;  // of the whole block
   std::vector<BlockEntry> entries;
   std::vector<uint32_t> offsets;  // offsets[i]: where entries[i] starts in plain
 };
