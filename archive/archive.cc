@@ -92,8 +92,10 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   segment_hash_.Update(segment);
   Digest hash = segment_hash_.Finish();
   segments_.push_back(hash);
+  if (in_open_blocks_.count(hash)) return Status::Ok();  // waiting in a block of this batch
   Archive& a = *archive_;
   const bool small = segment.size() <= a.options_.small_segment_bytes;
+  const bool to_block = small && a.options_.block_bytes > 0;
   std::optional<Digest> key;
   if (header_block && small) key = HeaderSimilarityKey(segment);
   std::optional<std::pair<Digest, SegmentLocation>> base;
@@ -105,7 +107,8 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   }
   std::shared_ptr<const Dictionary> dict;
   if (small) dict = a.dictionaries_.Newest();
-  MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
+  // In a block a segment has no frame of its own; compress one only to judge a delta.
+  if (!to_block || base) MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
   bool use_delta = false;
   if (base) {
     // A near-duplicate header block: store the difference to the first copy when smaller.
@@ -115,17 +118,50 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
       use_delta = delta_frame_.size() + 32 < frame_.size();
     }
   }
-  std::lock_guard lock(a.mutex_);
   if (use_delta) {
+    std::lock_guard lock(a.mutex_);
     return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), 0, delta_frame_, &base->first);
   }
-  MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
-                                          dict ? dict->id() : 0, frame_, nullptr));
+  if (to_block) MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
+  std::lock_guard lock(a.mutex_);
+  if (!to_block) {
+    MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
+                                            dict ? dict->id() : 0, frame_, nullptr));
+  } else {
+    ++a.small_segments_;  // counted when buffered, so training is due at the same point
+  }
   if (small) a.NoteSmallSegmentLocked(segment);
   if (key && !base) {
     if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
     a.similar_headers_.emplace(*key, hash);
   }
+  return Status::Ok();
+}
+
+Status IngestBatch::AddToBlock(OpenBlock& block, const Digest& hash, std::string_view segment) {
+  if (!block.plain.empty() && block.plain.size() + segment.size() > archive_->options_.block_bytes) {
+    MV_RETURN_IF_ERROR(FlushBlock(block));
+  }
+  block.plain.append(segment);
+  block.entries.push_back(BlockEntry{hash, static_cast<uint32_t>(segment.size())});
+  in_open_blocks_.insert(hash);
+  return Status::Ok();
+}
+
+Status IngestBatch::FlushBlock(OpenBlock& block) {
+  if (block.entries.empty()) return Status::Ok();
+  Archive& a = *archive_;
+  // The newest dictionary at the time of writing: trained while the block filled.
+  std::shared_ptr<const Dictionary> dict = a.dictionaries_.Newest();
+  MV_RETURN_IF_ERROR(codec_.Compress(block.plain, dict.get(), a.options_.level, &frame_));
+  {
+    std::lock_guard lock(a.mutex_);
+    MV_RETURN_IF_ERROR(a.StoreBlockLocked(dict ? dict->id() : 0, static_cast<uint32_t>(block.plain.size()),
+                                          block.entries, frame_));
+  }
+  for (const BlockEntry& e : block.entries) in_open_blocks_.erase(e.hash);
+  block.plain.clear();
+  block.entries.clear();
   return Status::Ok();
 }
 
@@ -207,6 +243,9 @@ void IngestBatch::RecordEvent(EventRecord event) { events_.push_back(std::move(e
 
 Result<CommitReport> IngestBatch::Commit() {
   if (open_) return Status::Internal("Commit while a message is open");
+  // The batch's messages may name segments still waiting in its blocks.
+  MV_RETURN_IF_ERROR(FlushBlock(header_block_));
+  MV_RETURN_IF_ERROR(FlushBlock(other_block_));
   std::lock_guard lock(archive_->mutex_);
   MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_, events_));
   pending_.clear();
@@ -318,11 +357,63 @@ Result<std::shared_ptr<PackReader>> Archive::Reader(uint32_t pack) {
   return shared;
 }
 
+// Turns the SegmentRefs of located messages back into hashes by reading the
+// records they name (a block's table, or a segment or delta record's hash). Keeps
+// the tables of recently named blocks: a commit's messages name few blocks.
+class Archive::SegmentRefResolver {
+ public:
+  explicit SegmentRefResolver(Archive* archive) : archive_(archive) {}
+
+  Result<Digest> Resolve(const SegmentRef& ref) {
+    std::string where = PackFileName(ref.pack) + " offset " + std::to_string(ref.offset);
+    auto key = std::make_pair(ref.pack, ref.offset);
+    auto it = tables_.find(key);
+    if (it == tables_.end()) {
+      MV_ASSIGN_OR_RETURN(auto reader, archive_->Reader(ref.pack));
+      RecordType type;
+      std::string payload;
+      MV_RETURN_IF_ERROR(reader->ReadAnyRecord(ref.offset, &type, &payload));
+      std::map<int64_t, Digest> table;  // offset in the block (-1: whole record) → hash
+      if (type == RecordType::kBlock) {
+        MV_ASSIGN_OR_RETURN(BlockRecord block, DecodeBlock(payload));
+        int64_t offset = 0;
+        for (const BlockEntry& e : block.entries) {
+          table.emplace(offset, e.hash);
+          offset += e.length;
+        }
+      } else if (type == RecordType::kSegment) {
+        MV_ASSIGN_OR_RETURN(SegmentRecord seg, DecodeSegment(payload));
+        table.emplace(-1, seg.hash);
+      } else if (type == RecordType::kDeltaSegment) {
+        MV_ASSIGN_OR_RETURN(DeltaSegmentRecord seg, DecodeDeltaSegment(payload));
+        table.emplace(-1, seg.hash);
+      } else {
+        return Status::Corruption(where + ": a segment reference names a " + std::string(RecordTypeName(type)) +
+                                  " record");
+      }
+      if (tables_.size() >= kTables) tables_.clear();
+      it = tables_.emplace(key, std::move(table)).first;
+    }
+    auto found = it->second.find(ref.block_offset);
+    if (found == it->second.end()) {
+      return Status::Corruption(where + ": no segment at offset " + std::to_string(ref.block_offset) +
+                                " of this record");
+    }
+    return found->second;
+  }
+
+ private:
+  static constexpr size_t kTables = 256;
+  Archive* archive_;  // borrowed
+  std::map<std::pair<uint32_t, uint64_t>, std::map<int64_t, Digest>> tables_;
+};
+
 // Brings the catalog up to date with what the packs hold past each pack's
 // watermark (or everything, for a rebuild), and cuts torn tails.
 Status Archive::Replay(bool rebuild, VerifyReport* damage) {
   MV_ASSIGN_OR_RETURN(auto watermarks, catalog_->Watermarks());
   std::vector<uint32_t> packs = ListPacks();
+  SegmentRefResolver refs(this);
   MV_RETURN_IF_ERROR(catalog_->Begin());
   bool replayed_any = false;
   uint64_t messages = 0;
@@ -343,15 +434,31 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
         if (!row) return Status::Ok();  // its message record was lost with a torn tail
         return catalog_->InsertProvenance(row->seq, l.provenance).status();
       }
-      MV_ASSIGN_OR_RETURN(MessageRecord m, DecodeMessage(payload));
+      auto report = [&](const std::string& problem) {
+        std::string where = path + " offset " + std::to_string(offset);
+        LogError(where + ": " + problem);
+        if (damage) damage->faults.push_back({where, problem});
+      };
+      MessageRecord m;
+      if (type == RecordType::kLocatedMessage) {
+        // Segments named by location: their hashes are in the records named.
+        MV_ASSIGN_OR_RETURN(LocatedMessageRecord located, DecodeLocatedMessage(payload));
+        m = MessageRecord{located.id, located.raw_length, located.archived_at, {}, located.provenance};
+        for (const SegmentRef& ref : located.segments) {
+          Result<Digest> hash = refs.Resolve(ref);
+          if (!hash.ok()) {
+            report("message " + ToHex(m.id) + " names a segment that cannot be read: " + hash.status().message());
+            return Status::Ok();
+          }
+          m.segments.push_back(*hash);
+        }
+      } else {
+        MV_ASSIGN_OR_RETURN(m, DecodeMessage(payload));
+      }
       for (const Digest& seg : m.segments) {
         MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(seg));
         if (!found) {
-          std::string where = path + " offset " + std::to_string(offset);
-          std::string problem = "message " + ToHex(m.id) + " names segment " + ToHex(seg) +
-                                " that no pack holds";
-          LogError(where + ": " + problem);
-          if (damage) damage->faults.push_back({where, problem});
+          report("message " + ToHex(m.id) + " names segment " + ToHex(seg) + " that no pack holds");
           return Status::Ok();
         }
       }
@@ -380,9 +487,21 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
           MV_ASSIGN_OR_RETURN(DeltaSegmentRecord seg, DecodeDeltaSegment(r.payload));
           return catalog_->InsertSegment(seg.hash, SegmentLocation{loc, seg.raw_length, 0});
         }
+        case RecordType::kBlock: {
+          MV_ASSIGN_OR_RETURN(BlockRecord block, DecodeBlock(r.payload));
+          int64_t offset = 0;
+          for (const BlockEntry& e : block.entries) {
+            MV_RETURN_IF_ERROR(catalog_->InsertSegment(
+                e.hash, SegmentLocation{loc, e.length, block.dictionary, offset}));
+            offset += e.length;
+          }
+          return Status::Ok();
+        }
         case RecordType::kMessage:
         case RecordType::kLink:
           return apply_manifest(r.type, r.payload, loc, r.offset);
+        case RecordType::kLocatedMessage:
+          return Status::Corruption("a located message record outside a manifests record");
         case RecordType::kManifests: {
           MV_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, DecodeManifests(r.payload));
           for (const ManifestEntry& e : entries) {
@@ -426,6 +545,12 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
         }
         end = outcome.damage_offset;
       }
+    }
+    if (rebuild && !outcome.damaged && !outcome.skipped.empty()) {
+      // Records skipped by a rebuild are damage that verify reports, not a torn
+      // tail: the watermark goes past them, or the next open would cut every
+      // committed record that follows them.
+      end = FileSizeOr0(path);
     }
     if (!rebuild || !outcome.damaged) {
       // What we replayed must be durable before the catalog says so.
@@ -526,6 +651,20 @@ Status Archive::StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint
   return Status::Ok();
 }
 
+Status Archive::StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
+                                 const std::vector<BlockEntry>& entries, std::string_view frame) {
+  MV_ASSIGN_OR_RETURN(RecordLocation loc,
+                      AppendLocked(RecordType::kBlock, EncodeBlock(dictionary, raw_length, entries, frame)));
+  int64_t offset = 0;
+  for (const BlockEntry& e : entries) {
+    // Another batch may have stored the same segment meanwhile: the first one stays.
+    MV_ASSIGN_OR_RETURN(bool known, SegmentKnownLocked(e.hash));
+    if (!known) pending_segments_[e.hash] = SegmentLocation{loc, e.length, dictionary, offset};
+    offset += e.length;
+  }
+  return Status::Ok();
+}
+
 std::optional<std::pair<Digest, SegmentLocation>> Archive::SimilarBaseLocked(const Digest& key) {
   auto it = similar_headers_.find(key);
   if (it == similar_headers_.end()) return std::nullopt;
@@ -554,9 +693,19 @@ Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pe
     entries.reserve(end - start);
     for (size_t i = start; i < end; ++i) {
       const auto& p = pending[i];
-      entries.push_back(p.is_new ? ManifestEntry{RecordType::kMessage, EncodeMessage(p.record)}
-                                 : ManifestEntry{RecordType::kLink,
-                                                 EncodeLink(LinkRecord{p.record.id, p.record.provenance})});
+      if (!p.is_new) {
+        entries.push_back(ManifestEntry{RecordType::kLink, EncodeLink(LinkRecord{p.record.id, p.record.provenance})});
+        continue;
+      }
+      // Segments named by location: a few bytes each instead of a 32-byte hash.
+      LocatedMessageRecord m{p.record.id, p.record.raw_length, p.record.archived_at, {}, p.record.provenance};
+      m.segments.reserve(p.record.segments.size());
+      for (const Digest& seg : p.record.segments) {
+        MV_ASSIGN_OR_RETURN(auto location, LocateSegmentLocked(seg));
+        if (!location) return Status::Internal("commit: segment " + ToHex(seg) + " of message " + ToHex(m.id) + " is not stored");
+        m.segments.push_back(SegmentRef{location->record.pack, location->record.offset, location->block_offset});
+      }
+      entries.push_back(ManifestEntry{RecordType::kLocatedMessage, EncodeLocatedMessage(m)});
     }
     MV_ASSIGN_OR_RETURN(std::string payload, EncodeManifests(entries, options_.dictionary_level));
     MV_ASSIGN_OR_RETURN(RecordLocation loc, AppendLocked(RecordType::kManifests, payload));
@@ -676,41 +825,103 @@ Status Archive::MaybeTrainDictionaryLocked() {
   return Status::Ok();
 }
 
+Result<std::shared_ptr<const DecodedBlock>> Archive::DecodeBlockPayload(std::string_view payload,
+                                                                          SegmentCodec& codec,
+                                                                          const std::string& where,
+                                                                          size_t prefix) {
+  MV_ASSIGN_OR_RETURN(BlockRecord rec, DecodeBlock(payload));
+  std::shared_ptr<const Dictionary> dict;
+  if (rec.dictionary != 0) {
+    dict = dictionaries_.Get(rec.dictionary);
+    if (!dict) return Status::Corruption(where + ": block needs unknown dictionary " + std::to_string(rec.dictionary));
+  }
+  auto block = std::make_shared<DecodedBlock>();
+  MV_RETURN_IF_ERROR(
+      codec.DecompressPrefix(rec.frame, dict.get(), rec.raw_length, prefix, &block->plain).WithContext(where));
+  block->raw_length = rec.raw_length;
+  block->entries = std::move(rec.entries);
+  block->offsets.reserve(block->entries.size());
+  uint32_t offset = 0;
+  for (const BlockEntry& e : block->entries) {
+    block->offsets.push_back(offset);
+    offset += e.length;
+  }
+  return std::shared_ptr<const DecodedBlock>(std::move(block));
+}
+
+Result<std::shared_ptr<const DecodedBlock>> Archive::LoadBlock(const RecordLocation& location, size_t needed,
+                                                               SegmentCodec& codec) {
+  auto cached = block_cache_.Get(location.pack, location.offset);
+  if (cached && cached->plain.size() >= needed) return cached;
+  // A first read decompresses only as far as its segment ends (a random read
+  // needs half a block on average); a second one that needs more decompresses the
+  // whole block, so reading a block's segments in order costs one extra partial
+  // pass at most.
+  const size_t prefix = cached ? SIZE_MAX : needed;
+  MV_ASSIGN_OR_RETURN(auto reader, Reader(location.pack));
+  std::string payload;
+  std::string where = PackFileName(location.pack) + " offset " + std::to_string(location.offset);
+  RecordType type;
+  MV_RETURN_IF_ERROR(reader->ReadAnyRecord(location.offset, &type, &payload));
+  if (type != RecordType::kBlock) {
+    return Status::Corruption(where + ": expected a block record, found " + std::string(RecordTypeName(type)));
+  }
+  MV_ASSIGN_OR_RETURN(auto block, DecodeBlockPayload(payload, codec, where, prefix));
+  block_cache_.Put(location.pack, location.offset, block);
+  return block;
+}
+
 Status Archive::ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
                             std::string* plain, bool mutex_held, bool allow_delta) {
-  MV_ASSIGN_OR_RETURN(auto reader, Reader(location.record.pack));
-  std::string payload;
-  RecordType type;
-  MV_RETURN_IF_ERROR(reader->ReadAnyRecord(location.record.offset, &type, &payload));
   const bool check = hash != Digest{};
   std::string where = PackFileName(location.record.pack) + " offset " + std::to_string(location.record.offset);
   Digest stored_hash{};
-  if (type == RecordType::kSegment) {
-    MV_ASSIGN_OR_RETURN(SegmentRecord rec, DecodeSegment(payload));
-    stored_hash = rec.hash;
-    std::shared_ptr<const Dictionary> dict;
-    if (rec.dictionary != 0) {
-      dict = dictionaries_.Get(rec.dictionary);
-      if (!dict) return Status::Corruption(where + ": segment needs unknown dictionary " + std::to_string(rec.dictionary));
+  if (location.in_block()) {
+    const size_t end = static_cast<size_t>(location.block_offset) + location.raw_length;
+    MV_ASSIGN_OR_RETURN(auto block, LoadBlock(location.record, end, codec));
+    // The block's table says which segment starts at this offset.
+    auto at = std::lower_bound(block->offsets.begin(), block->offsets.end(),
+                               static_cast<uint32_t>(location.block_offset));
+    size_t i = static_cast<size_t>(at - block->offsets.begin());
+    if (at == block->offsets.end() || *at != location.block_offset ||
+        block->entries[i].length != location.raw_length || block->plain.size() < end) {
+      return Status::Corruption(where + ": no segment of " + std::to_string(location.raw_length) +
+                                " bytes at offset " + std::to_string(location.block_offset) + " of this block");
     }
-    MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, plain).WithContext(where));
-  } else if (type == RecordType::kDeltaSegment) {
-    if (!allow_delta) return Status::Corruption(where + ": a delta segment's base must be a plain segment");
-    MV_ASSIGN_OR_RETURN(DeltaSegmentRecord rec, DecodeDeltaSegment(payload));
-    stored_hash = rec.hash;
-    std::optional<SegmentLocation> base_location;
-    if (mutex_held) {
-      MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
-    } else {
-      std::lock_guard lock(mutex_);
-      MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
-    }
-    if (!base_location) return Status::Corruption(where + ": the base of this delta segment is missing");
-    std::string base;
-    MV_RETURN_IF_ERROR(ReadSegment(rec.base, *base_location, codec, &base, mutex_held, /*allow_delta=*/false));
-    MV_RETURN_IF_ERROR(codec.DecompressDelta(rec.frame, base, rec.raw_length, plain).WithContext(where));
+    stored_hash = block->entries[i].hash;
+    plain->assign(block->plain, static_cast<size_t>(location.block_offset), location.raw_length);
   } else {
-    return Status::Corruption(where + ": expected a segment record, found " + std::string(RecordTypeName(type)));
+    MV_ASSIGN_OR_RETURN(auto reader, Reader(location.record.pack));
+    std::string payload;
+    RecordType type;
+    MV_RETURN_IF_ERROR(reader->ReadAnyRecord(location.record.offset, &type, &payload));
+    if (type == RecordType::kSegment) {
+      MV_ASSIGN_OR_RETURN(SegmentRecord rec, DecodeSegment(payload));
+      stored_hash = rec.hash;
+      std::shared_ptr<const Dictionary> dict;
+      if (rec.dictionary != 0) {
+        dict = dictionaries_.Get(rec.dictionary);
+        if (!dict) return Status::Corruption(where + ": segment needs unknown dictionary " + std::to_string(rec.dictionary));
+      }
+      MV_RETURN_IF_ERROR(codec.Decompress(rec.frame, dict.get(), rec.raw_length, plain).WithContext(where));
+    } else if (type == RecordType::kDeltaSegment) {
+      if (!allow_delta) return Status::Corruption(where + ": a delta segment's base must be a plain segment");
+      MV_ASSIGN_OR_RETURN(DeltaSegmentRecord rec, DecodeDeltaSegment(payload));
+      stored_hash = rec.hash;
+      std::optional<SegmentLocation> base_location;
+      if (mutex_held) {
+        MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
+      } else {
+        std::lock_guard lock(mutex_);
+        MV_ASSIGN_OR_RETURN(base_location, LocateSegmentLocked(rec.base));
+      }
+      if (!base_location) return Status::Corruption(where + ": the base of this delta segment is missing");
+      std::string base;
+      MV_RETURN_IF_ERROR(ReadSegment(rec.base, *base_location, codec, &base, mutex_held, /*allow_delta=*/false));
+      MV_RETURN_IF_ERROR(codec.DecompressDelta(rec.frame, base, rec.raw_length, plain).WithContext(where));
+    } else {
+      return Status::Corruption(where + ": expected a segment record, found " + std::string(RecordTypeName(type)));
+    }
   }
   if (check && stored_hash != hash) return Status::Corruption(where + ": segment record holds another segment");
   if (Sha256::Of(*plain) != stored_hash) {
@@ -821,6 +1032,9 @@ Result<ArchiveStats> Archive::Stats() {
 
 Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, uint64_t)>& progress) {
   *report = VerifyReport{};
+  // Read what is on disk now, not what an earlier read decompressed.
+  block_cache_.Clear();
+  SegmentCodec codec;
   // 1. Every record of every pack: checksums and grammar.
   for (uint32_t id : ListPacks()) {
     std::string path = packs_dir() + "/" + PackFileName(id);
@@ -837,7 +1051,33 @@ Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, 
         case RecordType::kDictionary: s = DecodeDictionary(r.payload).status(); break;
         case RecordType::kEvent: s = DecodeEvent(r.payload).status(); break;
         case RecordType::kDeltaSegment: s = DecodeDeltaSegment(r.payload).status(); break;
-        case RecordType::kManifests: s = DecodeManifests(r.payload).status(); break;
+        case RecordType::kManifests: {
+          auto entries = DecodeManifests(r.payload);
+          s = entries.status();
+          for (size_t i = 0; s.ok() && i < entries->size(); ++i) {
+            const ManifestEntry& e = (*entries)[i];
+            s = e.type == RecordType::kLink             ? DecodeLink(e.payload).status()
+                : e.type == RecordType::kLocatedMessage ? DecodeLocatedMessage(e.payload).status()
+                                                        : DecodeMessage(e.payload).status();
+          }
+          break;
+        }
+        case RecordType::kLocatedMessage:
+          s = Status::Corruption("a located message record outside a manifests record");
+          break;
+        case RecordType::kBlock: {
+          // Decompress it and check every segment it holds against its SHA-256.
+          std::string where = path + " offset " + std::to_string(r.offset);
+          auto block = DecodeBlockPayload(r.payload, codec, where);
+          s = block.status();
+          for (size_t i = 0; s.ok() && i < (*block)->entries.size(); ++i) {
+            const BlockEntry& e = (*block)->entries[i];
+            if (Sha256::Of(std::string_view((*block)->plain).substr((*block)->offsets[i], e.length)) != e.hash) {
+              s = Status::Corruption("segment " + ToHex(e.hash) + " in this block does not match its SHA-256");
+            }
+          }
+          break;
+        }
       }
       if (!s.ok()) report->faults.push_back({path + " offset " + std::to_string(r.offset), s.message()});
       return Status::Ok();

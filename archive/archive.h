@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/block_cache.h"
 #include "archive/canonical.h"
 #include "archive/catalog.h"
 #include "archive/pack.h"
@@ -62,8 +63,15 @@ struct ArchiveOptions {
   uint32_t small_segment_bytes = 16384;     // segments up to this size use the dictionary
   uint64_t first_dictionary_after = 300;   // small segments stored before the first training
   uint64_t retrain_growth = 8;              // retrain when small segments grew by this factor
-  size_t dictionary_capacity = 112640;      // bytes of a trained dictionary
+  size_t dictionary_capacity = 32768;       // bytes of a trained dictionary
   int dictionary_samples = 2000;            // small segments sampled for training
+  // Small segments of one batch are compressed together, with the dictionary at
+  // dictionary_level, in block records of up to this many plain bytes (header
+  // blocks and other segments in separate blocks), so that what different mails
+  // share is compressed once. 0: every segment in a record of its own (the
+  // format before blocks; still read either way).
+  uint32_t block_bytes = 262144;
+  size_t block_cache_bytes = 8u << 20;      // decompressed blocks kept for reads
 };
 
 struct IngestedMessage {
@@ -151,6 +159,16 @@ class IngestBatch {
   friend class Archive;
   explicit IngestBatch(Archive* archive);
   Status StoreSegment(std::string_view segment);
+  // Small segments waiting to be compressed together into one block record.
+  struct OpenBlock {
+    std::string plain;
+    std::vector<BlockEntry> entries;
+  };
+  // Adds a small segment to `block`, writing the block first when it would grow
+  // past ArchiveOptions::block_bytes.
+  Status AddToBlock(OpenBlock& block, const Digest& hash, std::string_view segment);
+  // Compresses and writes `block` (nothing when empty) and empties it.
+  Status FlushBlock(OpenBlock& block);
   // The plain bytes of base segment `hash`, from a small cache or the packs.
   Result<std::string_view> BasePlain(const Digest& hash, const SegmentLocation& location);
 
@@ -169,6 +187,9 @@ class IngestBatch {
   std::string frame_;
   std::string delta_frame_;
   std::map<Digest, std::string> base_cache_;  // recently used delta bases (bounded)
+  OpenBlock header_block_;  // header blocks: alike, so they compress best together
+  OpenBlock other_block_;   // bodies and small MIME parts
+  std::set<Digest> in_open_blocks_;  // hashes waiting in the two blocks above
   std::vector<Digest> segments_;
   uint64_t length_ = 0;
   bool open_ = false;
@@ -222,8 +243,10 @@ class Archive {
 
  private:
   friend class IngestBatch;
-  explicit Archive(ArchiveOptions options) : options_(std::move(options)) {}
+  explicit Archive(ArchiveOptions options)
+      : options_(std::move(options)), block_cache_(options_.block_cache_bytes) {}
 
+  class SegmentRefResolver;
   Status Initialize();
   Status Replay(bool rebuild, VerifyReport* damage);
   Status LoadDictionaries();
@@ -231,9 +254,21 @@ class Archive {
   Result<std::shared_ptr<PackReader>> Reader(uint32_t pack);
   // Reads, decompresses and checks one segment. `mutex_held` says whether the
   // caller holds mutex_ (a delta segment must look up its base's location).
+  // A segment in a block is sliced from the block, decompressed once and kept
+  // in block_cache_.
   Status ReadSegment(const Digest& hash, const SegmentLocation& location, SegmentCodec& codec,
                      std::string* plain, bool mutex_held = false, bool allow_delta = true);
   Result<std::optional<SegmentLocation>> LocateSegmentLocked(const Digest& hash);
+  // The block record at `location`, decompressed at least up to `needed` bytes
+  // (from block_cache_ or the pack).
+  Result<std::shared_ptr<const DecodedBlock>> LoadBlock(const RecordLocation& location, size_t needed,
+                                                        SegmentCodec& codec);
+  // Decodes a block record's payload and decompresses its first `prefix` bytes
+  // (all by default).
+  Result<std::shared_ptr<const DecodedBlock>> DecodeBlockPayload(std::string_view payload,
+                                                                  SegmentCodec& codec,
+                                                                  const std::string& where,
+                                                                  size_t prefix = SIZE_MAX);
 
   // Under mutex_:
   Result<bool> SegmentKnownLocked(const Digest& hash);
@@ -242,6 +277,9 @@ class Archive {
   // Appends a segment record (or, with `base`, a delta segment record).
   Status StoreSegmentLocked(const Digest& hash, uint32_t raw_length, uint32_t dictionary,
                             std::string_view frame, const Digest* base);
+  // Appends a block record; its segments not yet stored elsewhere become known.
+  Status StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
+                          const std::vector<BlockEntry>& entries, std::string_view frame);
   // The base registered for near-duplicates of header block `key`, if any.
   std::optional<std::pair<Digest, SegmentLocation>> SimilarBaseLocked(const Digest& key);
   Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending,
@@ -263,6 +301,7 @@ class Archive {
   std::map<Digest, SegmentLocation> pending_segments_;  // written, not yet in the catalog
   std::mutex readers_mutex_;  // guards readers_ (taken with or without mutex_)
   std::map<uint32_t, std::shared_ptr<PackReader>> readers_;
+  BlockCache block_cache_;  // decompressed blocks for reads (options_.block_cache_bytes)
   // Header blocks seen, by HeaderSimilarityKey → the segment later copies are
   // stored as deltas against. In memory only, bounded; losing it costs ratio only.
   std::map<Digest, Digest> similar_headers_;

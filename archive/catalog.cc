@@ -36,6 +36,19 @@ MessageRow ReadMessageRow(const SqliteStatement& st) {
   return row;
 }
 
+constexpr const char* kSegmentColumns = "pack, offset, length, raw_length, dictionary, block_offset";
+
+SegmentLocation ReadSegmentLocation(const SqliteStatement& st) {
+  SegmentLocation l;
+  l.record.pack = static_cast<uint32_t>(st.ColumnInt(0));
+  l.record.offset = static_cast<uint64_t>(st.ColumnInt(1));
+  l.record.length = static_cast<uint32_t>(st.ColumnInt(2));
+  l.raw_length = static_cast<uint32_t>(st.ColumnInt(3));
+  l.dictionary = static_cast<uint32_t>(st.ColumnInt(4));
+  l.block_offset = st.ColumnInt(5);
+  return l;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
@@ -52,9 +65,9 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
 Status Catalog::Prepare() {
   MV_ASSIGN_OR_RETURN(insert_segment_,
                       db_.Prepare("INSERT OR IGNORE INTO segments(hash, pack, offset, length, "
-                                  "raw_length, dictionary) VALUES(?,?,?,?,?,?)"));
-  MV_ASSIGN_OR_RETURN(find_segment_, db_.Prepare("SELECT pack, offset, length, raw_length, "
-                                                 "dictionary FROM segments WHERE hash=?"));
+                                  "raw_length, dictionary, block_offset) VALUES(?,?,?,?,?,?,?)"));
+  MV_ASSIGN_OR_RETURN(find_segment_, db_.Prepare(std::string("SELECT ") + kSegmentColumns +
+                                                 " FROM segments WHERE hash=?"));
   MV_ASSIGN_OR_RETURN(insert_message_,
                       db_.Prepare("INSERT OR IGNORE INTO messages(id, raw_length, archived_at, "
                                   "segments, pack, offset, length) VALUES(?,?,?,?,?,?,?)"));
@@ -82,7 +95,8 @@ Status Catalog::InsertSegment(const Digest& hash, const SegmentLocation& l) {
       .Bind(3, static_cast<int64_t>(l.record.offset))
       .Bind(4, static_cast<int64_t>(l.record.length))
       .Bind(5, static_cast<int64_t>(l.raw_length))
-      .Bind(6, static_cast<int64_t>(l.dictionary));
+      .Bind(6, static_cast<int64_t>(l.dictionary))
+      .Bind(7, l.block_offset);
   return insert_segment_.Run();
 }
 
@@ -90,15 +104,7 @@ Result<std::optional<SegmentLocation>> Catalog::FindSegment(const Digest& hash) 
   find_segment_.BindBlob(1, AsBytes(hash));
   MV_ASSIGN_OR_RETURN(bool row, find_segment_.Step());
   std::optional<SegmentLocation> out;
-  if (row) {
-    SegmentLocation l;
-    l.record.pack = static_cast<uint32_t>(find_segment_.ColumnInt(0));
-    l.record.offset = static_cast<uint64_t>(find_segment_.ColumnInt(1));
-    l.record.length = static_cast<uint32_t>(find_segment_.ColumnInt(2));
-    l.raw_length = static_cast<uint32_t>(find_segment_.ColumnInt(3));
-    l.dictionary = static_cast<uint32_t>(find_segment_.ColumnInt(4));
-    out = l;
-  }
+  if (row) out = ReadSegmentLocation(find_segment_);
   find_segment_.Reset();
   return out;
 }
@@ -330,20 +336,14 @@ Result<std::map<uint32_t, RecordLocation>> Catalog::Dictionaries() {
 
 Result<std::vector<SegmentLocation>> Catalog::SampleSmallSegments(int limit, uint32_t max_raw) {
   MV_ASSIGN_OR_RETURN(SqliteStatement st,
-                      db_.Prepare("SELECT pack, offset, length, raw_length, dictionary FROM segments "
-                                  "WHERE raw_length<=? ORDER BY random() LIMIT ?"));
+                      db_.Prepare(std::string("SELECT ") + kSegmentColumns +
+                                  " FROM segments WHERE raw_length<=? ORDER BY random() LIMIT ?"));
   st.Bind(1, static_cast<int64_t>(max_raw)).Bind(2, static_cast<int64_t>(limit));
   std::vector<SegmentLocation> out;
   for (;;) {
     MV_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    SegmentLocation l;
-    l.record = RecordLocation{static_cast<uint32_t>(st.ColumnInt(0)),
-                              static_cast<uint64_t>(st.ColumnInt(1)),
-                              static_cast<uint32_t>(st.ColumnInt(2))};
-    l.raw_length = static_cast<uint32_t>(st.ColumnInt(3));
-    l.dictionary = static_cast<uint32_t>(st.ColumnInt(4));
-    out.push_back(l);
+    out.push_back(ReadSegmentLocation(st));
   }
   return out;
 }
@@ -380,7 +380,10 @@ Result<CatalogTotals> Catalog::Totals() {
     t.raw_bytes = static_cast<uint64_t>(m.ColumnInt(1));
   }
   MV_ASSIGN_OR_RETURN(SqliteStatement s,
-                      db_.Prepare("SELECT count(*), total(raw_length), total(length) FROM segments"));
+                      db_.Prepare("SELECT count(*), total(raw_length), "
+                                  "total(CASE WHEN block_offset < 0 THEN length ELSE 0 END) + "
+                                  "(SELECT total(length) FROM (SELECT DISTINCT pack, offset, length "
+                                  "FROM segments WHERE block_offset >= 0)) FROM segments"));
   MV_ASSIGN_OR_RETURN(row, s.Step());
   if (row) {
     t.segments = static_cast<uint64_t>(s.ColumnInt(0));

@@ -50,10 +50,14 @@ struct LedgerEntry {
   std::optional<int64_t> deleted_at;    // deleted by us
 };
 
+// Where a segment's bytes are: a record of its own (segment or delta), or a
+// slice of a block record.
 struct SegmentLocation {
-  RecordLocation record;
+  RecordLocation record;  // the segment, delta or block record
   uint32_t raw_length = 0;
   uint32_t dictionary = 0;
+  int64_t block_offset = -1;  // >= 0: offset of the plain bytes in the decompressed block
+  bool in_block() const { return block_offset >= 0; }
 };
 
 struct MessageRow {
@@ -70,7 +74,7 @@ struct CatalogTotals {
   uint64_t raw_bytes = 0;          // sum of canonical message sizes
   uint64_t segments = 0;
   uint64_t segment_raw_bytes = 0;  // sum of unique segments' plain sizes
-  uint64_t segment_stored_bytes = 0;  // sum of their records in the packs
+  uint64_t segment_stored_bytes = 0;  // their records in the packs (each block once)
   uint64_t provenance_links = 0;
   uint64_t dictionaries = 0;
 };

@@ -135,6 +135,13 @@ const std::vector<std::string>& Migrations() {
           hash BLOB NOT NULL                   -- SHA-256 over prev_hash and the fields above
         );
       )sql",
+      // 4: small segments stored together in block records (pack record type 8).
+      // pack/offset/length of such a segment name its block record; block_offset
+      // is where its plain bytes start in the decompressed block (raw_length long).
+      // -1: the record is the segment itself (segment and delta records).
+      R"sql(
+        ALTER TABLE segments ADD COLUMN block_offset INTEGER NOT NULL DEFAULT -1;
+      )sql",
   };
   return kMigrations;
 }

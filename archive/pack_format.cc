@@ -15,6 +15,13 @@ void PutU32(std::string* out, uint32_t v) {
 void PutU64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
 void PutDigest(std::string* out, const Digest& d) { out->append(AsBytes(d)); }
 void PutStr(std::string* out, std::string_view s) {
   PutU32(out, static_cast<uint32_t>(s.size()));
@@ -49,6 +56,19 @@ class Reader {
     uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[i]);
     return v;
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      uint8_t b = U8();
+      if (failed_) return 0;
+      if (shift == 63 && b > 1) break;  // more than 64 bits
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    failed_ = true;
+    data_ = {};
+    return 0;
   }
   Digest D() {
     Digest d{};
@@ -95,6 +115,39 @@ Status Malformed(std::string_view what) {
   return Status::Corruption(std::string(what) + " record does not follow the pack grammar");
 }
 
+// Message and located message records differ only in how a segment is named.
+template <typename SegmentName, typename PutSegment>
+std::string EncodeMessageWith(const BasicMessageRecord<SegmentName>& m, PutSegment put_segment) {
+  std::string out;
+  PutDigest(&out, m.id);
+  PutU64(&out, m.raw_length);
+  PutU64(&out, static_cast<uint64_t>(m.archived_at));
+  PutU32(&out, static_cast<uint32_t>(m.segments.size()));
+  for (const SegmentName& s : m.segments) put_segment(&out, s);
+  PutProv(&out, m.provenance);
+  return out;
+}
+
+// `min_size`: the fewest bytes one segment name takes (bounds the count).
+template <typename SegmentName, typename GetSegment>
+Result<BasicMessageRecord<SegmentName>> DecodeMessageWith(std::string_view payload, std::string_view what,
+                                                          size_t min_size, GetSegment get_segment) {
+  Reader r(payload);
+  BasicMessageRecord<SegmentName> m;
+  m.id = r.D();
+  m.raw_length = r.U64();
+  m.archived_at = static_cast<int64_t>(r.U64());
+  uint32_t count = r.U32();
+  if (r.failed() || count > r.rest().size() / min_size) return Malformed(what);
+  m.segments.resize(count);
+  for (SegmentName& s : m.segments) {
+    if (!get_segment(r, &s)) return Malformed(what);
+  }
+  r.Prov(&m.provenance);
+  if (r.failed() || !r.done()) return Malformed(what);
+  return m;
+}
+
 }  // namespace
 
 std::string_view RecordTypeName(RecordType type) {
@@ -106,6 +159,8 @@ std::string_view RecordTypeName(RecordType type) {
     case RecordType::kEvent: return "event";
     case RecordType::kDeltaSegment: return "delta segment";
     case RecordType::kManifests: return "manifests";
+    case RecordType::kBlock: return "block";
+    case RecordType::kLocatedMessage: return "located message";
   }
   return "unknown";
 }
@@ -127,7 +182,8 @@ Status DecodeRecordHeader(std::string_view header, RecordType* type, uint32_t* l
   if (header.size() < kRecordHeaderSize) return Status::Corruption("record header cut short");
   Reader r(header);
   uint8_t t = r.U8();
-  if (t < 1 || t > 7) return Status::Corruption("unknown record type " + std::to_string(t));
+  // Type 9 (located message) lives only inside manifests records.
+  if (t < 1 || t > 8) return Status::Corruption("unknown record type " + std::to_string(t));
   r.U8();
   r.U8();
   r.U8();
@@ -157,14 +213,15 @@ std::string EncodeSegment(const Digest& hash, uint32_t raw_length, uint32_t dict
 }
 
 std::string EncodeMessage(const MessageRecord& m) {
-  std::string out;
-  PutDigest(&out, m.id);
-  PutU64(&out, m.raw_length);
-  PutU64(&out, static_cast<uint64_t>(m.archived_at));
-  PutU32(&out, static_cast<uint32_t>(m.segments.size()));
-  for (const Digest& d : m.segments) PutDigest(&out, d);
-  PutProv(&out, m.provenance);
-  return out;
+  return EncodeMessageWith(m, [](std::string* out, const Digest& d) { PutDigest(out, d); });
+}
+
+std::string EncodeLocatedMessage(const LocatedMessageRecord& m) {
+  return EncodeMessageWith(m, [](std::string* out, const SegmentRef& ref) {
+    PutVarint(out, ref.pack);
+    PutVarint(out, ref.offset);
+    PutVarint(out, static_cast<uint64_t>(ref.block_offset + 1));
+  });
 }
 
 std::string EncodeLink(const LinkRecord& l) {
@@ -203,6 +260,22 @@ std::string EncodeDeltaSegment(const Digest& hash, uint32_t raw_length, const Di
   return out;
 }
 
+std::string EncodeBlock(uint32_t dictionary, uint32_t raw_length, const std::vector<BlockEntry>& entries,
+                        std::string_view frame) {
+  std::string out;
+  out.reserve(13 + entries.size() * 36 + frame.size());
+  PutU8(&out, kBlockVersion);
+  PutU32(&out, dictionary);
+  PutU32(&out, raw_length);
+  PutU32(&out, static_cast<uint32_t>(entries.size()));
+  for (const BlockEntry& e : entries) {
+    PutDigest(&out, e.hash);
+    PutU32(&out, e.length);
+  }
+  out.append(frame);
+  return out;
+}
+
 Result<std::string> EncodeManifests(const std::vector<ManifestEntry>& entries, int level) {
   std::string plain;
   for (const ManifestEntry& e : entries) {
@@ -231,6 +304,31 @@ Result<DeltaSegmentRecord> DecodeDeltaSegment(std::string_view payload) {
   return d;
 }
 
+Result<BlockRecord> DecodeBlock(std::string_view payload) {
+  Reader r(payload);
+  BlockRecord b;
+  uint8_t version = r.U8();
+  if (!r.failed() && version != kBlockVersion) {
+    return Status::Corruption("block record of unknown version " + std::to_string(version));
+  }
+  b.dictionary = r.U32();
+  b.raw_length = r.U32();
+  uint32_t count = r.U32();
+  if (r.failed() || count > r.rest().size() / 36) return Malformed("block");
+  b.entries.reserve(count);
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    BlockEntry e;
+    e.hash = r.D();
+    e.length = r.U32();
+    sum += e.length;
+    b.entries.push_back(e);
+  }
+  if (r.failed() || sum != b.raw_length) return Malformed("block");
+  b.frame = r.rest();
+  return b;
+}
+
 Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload) {
   Reader r(payload);
   uint32_t count = r.U32();
@@ -246,7 +344,7 @@ Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload) {
     ManifestEntry e;
     uint8_t type = entries.U8();
     e.payload = entries.Str();
-    if (entries.failed() || (type != 2 && type != 3)) return Malformed("manifests");
+    if (entries.failed() || (type != 2 && type != 3 && type != 9)) return Malformed("manifests");
     e.type = static_cast<RecordType>(type);
     out.push_back(std::move(e));
   }
@@ -266,18 +364,22 @@ Result<SegmentRecord> DecodeSegment(std::string_view payload) {
 }
 
 Result<MessageRecord> DecodeMessage(std::string_view payload) {
-  Reader r(payload);
-  MessageRecord m;
-  m.id = r.D();
-  m.raw_length = r.U64();
-  m.archived_at = static_cast<int64_t>(r.U64());
-  uint32_t count = r.U32();
-  if (r.failed() || count > r.rest().size() / 32) return Malformed("message");
-  m.segments.reserve(count);
-  for (uint32_t i = 0; i < count; ++i) m.segments.push_back(r.D());
-  r.Prov(&m.provenance);
-  if (r.failed() || !r.done()) return Malformed("message");
-  return m;
+  return DecodeMessageWith<Digest>(payload, "message", 32, [](Reader& r, Digest* d) {
+    *d = r.D();
+    return true;
+  });
+}
+
+Result<LocatedMessageRecord> DecodeLocatedMessage(std::string_view payload) {
+  return DecodeMessageWith<SegmentRef>(payload, "located message", 3, [](Reader& r, SegmentRef* ref) {
+    uint64_t pack = r.Varint();
+    ref->offset = r.Varint();
+    uint64_t in_block = r.Varint();
+    if (r.failed() || pack == 0 || pack > UINT32_MAX || in_block > UINT32_MAX) return false;
+    ref->pack = static_cast<uint32_t>(pack);
+    ref->block_offset = static_cast<int64_t>(in_block) - 1;
+    return true;
+  });
 }
 
 Result<LinkRecord> DecodeLink(std::string_view payload) {

@@ -25,6 +25,23 @@
 //                   ; the frame holds `count` entries (type:u8 length:u32 payload),
 //                   ; each a message (2) or link (3) payload: one commit's manifests
 //                   ; compressed together
+//   8 block      := version:u8 dictionary:u32 raw_length:u32 count:u32
+//                   (hash:digest length:u32)*count zstd_frame
+//                   ; version 1. Small segments of one commit batch compressed
+//                   ; together: the frame decompresses (with `dictionary`, 0 = none)
+//                   ; to exactly raw_length bytes, the segments' plain bytes
+//                   ; concatenated in table order (so a segment's offset in the
+//                   ; block is the sum of the lengths before it); raw_length is
+//                   ; the sum of the lengths
+//   9 located message := id:digest raw_length:u64 archived_at:i64 count:u32 ref*count
+//                   provenance
+//                   ; only inside a manifests record (7), never on its own: a
+//                   ; message whose segments are named by where they are stored
+//                   ; (6 to 10 bytes) instead of by their SHA-256 (32 bytes)
+//   ref         := pack:varint offset:varint in_block:varint
+//                   ; the segment, delta or block record at (pack, offset); in_block
+//                   ; 0 for a segment or delta record, else 1 + the segment's offset
+//                   ; in the decompressed block. varint: LEB128, at most 10 bytes
 //   provenance  := kind:u8 seen_at:i64 source:str key:str
 //
 // A message record is written only after all its segments, and only at batch
@@ -56,6 +73,8 @@ enum class RecordType : uint8_t {
   kEvent = 5,
   kDeltaSegment = 6,
   kManifests = 7,
+  kBlock = 8,
+  kLocatedMessage = 9,  // only as a manifests entry
 };
 
 std::string_view RecordTypeName(RecordType type);
@@ -81,13 +100,26 @@ struct SegmentRecord {
   std::string_view frame;  // borrowed from the payload
 };
 
-struct MessageRecord {
+// A segment named by where it is stored: see `ref` in the grammar above.
+struct SegmentRef {
+  uint32_t pack = 0;
+  uint64_t offset = 0;          // of the segment, delta or block record
+  int64_t block_offset = -1;    // >= 0: the segment's offset in the decompressed block
+  bool operator==(const SegmentRef&) const = default;
+};
+
+// A message manifest; its segments named by hash (message record) or by
+// location (located message, resolved to hashes through the records named).
+template <typename SegmentName>
+struct BasicMessageRecord {
   Digest id{};
   uint64_t raw_length = 0;
   int64_t archived_at = 0;
-  std::vector<Digest> segments;
+  std::vector<SegmentName> segments;
   Provenance provenance;
 };
+using MessageRecord = BasicMessageRecord<Digest>;
+using LocatedMessageRecord = BasicMessageRecord<SegmentRef>;
 
 struct LinkRecord {
   Digest id{};
@@ -101,7 +133,22 @@ struct DeltaSegmentRecord {
   std::string_view frame;  // borrowed from the payload
 };
 
-// One entry of a manifests record: a message or link payload.
+// One segment of a block record: its hash and plain length.
+struct BlockEntry {
+  Digest hash{};
+  uint32_t length = 0;
+};
+
+inline constexpr uint8_t kBlockVersion = 1;
+
+struct BlockRecord {
+  uint32_t dictionary = 0;
+  uint32_t raw_length = 0;
+  std::vector<BlockEntry> entries;
+  std::string_view frame;  // borrowed from the payload
+};
+
+// One entry of a manifests record: a message, located message or link payload.
 struct ManifestEntry {
   RecordType type = RecordType::kMessage;
   std::string payload;
@@ -133,10 +180,14 @@ std::string EncodeSegment(const Digest& hash, uint32_t raw_length, uint32_t dict
                           std::string_view frame);
 std::string EncodeMessage(const MessageRecord& m);
 std::string EncodeLink(const LinkRecord& l);
+std::string EncodeLocatedMessage(const LocatedMessageRecord& m);
 std::string EncodeDictionary(uint32_t id, uint32_t sample_count, std::string_view dictionary);
 std::string EncodeEvent(const EventRecord& e);
 std::string EncodeDeltaSegment(const Digest& hash, uint32_t raw_length, const Digest& base,
                                std::string_view frame);
+// REQUIRES: raw_length is the sum of the entries' lengths.
+std::string EncodeBlock(uint32_t dictionary, uint32_t raw_length, const std::vector<BlockEntry>& entries,
+                        std::string_view frame);
 // Entries are compressed with zstd at `level`. kInternal only if zstd fails.
 Result<std::string> EncodeManifests(const std::vector<ManifestEntry>& entries, int level);
 
@@ -144,9 +195,12 @@ Result<std::string> EncodeManifests(const std::vector<ManifestEntry>& entries, i
 Result<SegmentRecord> DecodeSegment(std::string_view payload);
 Result<MessageRecord> DecodeMessage(std::string_view payload);
 Result<LinkRecord> DecodeLink(std::string_view payload);
+Result<LocatedMessageRecord> DecodeLocatedMessage(std::string_view payload);
 Result<DictionaryRecord> DecodeDictionary(std::string_view payload);
 Result<EventRecord> DecodeEvent(std::string_view payload);
 Result<DeltaSegmentRecord> DecodeDeltaSegment(std::string_view payload);
 Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload);
+// Also kCorruption for an unknown block version or lengths that do not add up.
+Result<BlockRecord> DecodeBlock(std::string_view payload);
 
 }  // namespace mailvault

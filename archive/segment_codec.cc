@@ -79,6 +79,37 @@ Status SegmentCodec::Decompress(std::string_view frame, const Dictionary* dictio
   return Status::Ok();
 }
 
+Status SegmentCodec::DecompressPrefix(std::string_view frame, const Dictionary* dictionary,
+                                      size_t raw_length, size_t prefix_length, std::string* plain) {
+  if (prefix_length >= raw_length) return Decompress(frame, dictionary, raw_length, plain);
+  unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (declared == ZSTD_CONTENTSIZE_ERROR || declared != raw_length) {
+    return Status::Corruption("zstd frame does not declare the segment's length");
+  }
+  ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_and_parameters);
+  if (dictionary != nullptr) {
+    size_t rc = ZSTD_DCtx_refDDict(dctx_, dictionary->ddict());
+    if (ZSTD_isError(rc)) return Status::Corruption(std::string("zstd dictionary: ") + ZSTD_getErrorName(rc));
+  }
+  // Streaming into an output buffer of the prefix's size: zstd stops when it is full.
+  plain->resize(prefix_length);
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  ZSTD_outBuffer out{plain->data(), plain->size(), 0};
+  Status status;
+  while (out.pos < out.size) {
+    const size_t in_before = in.pos, out_before = out.pos;
+    size_t n = ZSTD_decompressStream(dctx_, &out, &in);
+    if (ZSTD_isError(n)) {
+      status = Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+      break;
+    }
+    if (n == 0 || (in.pos == in_before && out.pos == out_before)) break;  // ended, or stuck on cut input
+  }
+  ZSTD_DCtx_reset(dctx_, ZSTD_reset_session_and_parameters);
+  if (status.ok() && out.pos != prefix_length) status = Status::Corruption("zstd frame ended before the prefix");
+  return status;
+}
+
 Status SegmentCodec::CompressDelta(std::string_view plain, std::string_view base, int level,
                                    std::string* frame) {
   ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);

@@ -71,6 +71,12 @@ class SegmentCodec {
   // Exactly `raw_length` bytes from `frame`, or kCorruption.
   Status Decompress(std::string_view frame, const Dictionary* dictionary, size_t raw_length,
                     std::string* plain);
+  // The first `prefix_length` of the `raw_length` bytes in `frame` (all of them
+  // when prefix_length >= raw_length), decompressing no further: a reader of one
+  // segment in a block stops where its segment ends. kCorruption as Decompress,
+  // and when the frame ends before the prefix does.
+  Status DecompressPrefix(std::string_view frame, const Dictionary* dictionary, size_t raw_length,
+                          size_t prefix_length, std::string* plain);
 
  private:
   ZSTD_CCtx* cctx_;
