@@ -325,15 +325,15 @@ if [[ $only != daemon ]]; then
     msgs=$(get "$m/listing" messages); octets=$(get "$m/listing" octets)
     echo
     echo "Mailbox m$n: $msgs messages, $(calc "%.1f" "$octets / 1000000") MB by LIST; leave on server"
-    printf '| %-9s | %7s | %7s | %7s | %6s | %9s | %8s | %7s | %7s | %8s | %8s | %s\n' \
-      client fetched "wall s" "msg/s" "MB/s" "CPU s" "msg/CPU-s" "peak RSS" "2nd: s" "2nd CPU" "2nd got" load
-    printf '|%s|\n' "-----------|---------|---------|---------|--------|-----------|----------|---------|---------|----------|----------|------"
+    printf '| %-10s | %7s | %7s | %7s | %6s | %7s | %9s | %8s | %7s | %7s | %7s | %s\n' \
+      client fetched "wall s" "msg/s" "MB/s" "CPU s" "msg/CPU-s" "peak RSS" "2nd s" "2nd CPU" "2nd got" load
+    printf '|%s|\n' "------------|---------|---------|---------|--------|---------|-----------|----------|---------|---------|---------|------"
     for c in "${client_list[@]}"; do
       [[ -f $m/$c/1/rusage ]] || continue
       a="$m/$c/1"; b="$m/$c/2"
       wall=$(get "$a/rusage" wall_s); cpu_s=$(calc "%.2f" "$(get "$a/rusage" user_s) + $(get "$a/rusage" sys_s)")
       fetched=$(cat "$a/fetched")
-      printf '| %-9s | %7s | %7s | %7s | %6s | %9s | %8s | %4s MB | %7s | %8s | %8s | %s\n' \
+      printf '| %-10s | %7s | %7s | %7s | %6s | %7s | %9s | %5s MB | %7s | %7s | %7s | %s\n' \
         "$c$( [[ -f $a/failed || -f $b/failed ]] && echo '!')" "$fetched" "$wall" \
         "$(calc "%.0f" "$fetched / $wall")" "$(calc "%.1f" "$octets / 1000000 / $wall")" "$cpu_s" \
         "$(calc "%.0f" "$fetched / ($cpu_s + 0.0001)")" "$(mib "$(get "$a/rusage" maxrss_kib)")" \
@@ -375,16 +375,16 @@ if [[ $only != collect ]]; then
     "$(get "$results/daemon/${account_list[0]}/out" max_sessions_per_host) per host; all accounts on one Dovecot);" \
     "Dovecot: $(get "$results/accounts-dovecot.info" messages) messages for $(get "$results/accounts-dovecot.info" users) accounts," \
     "a raw listing of them all (2 at a time) took $(calc "%.1f" "$(get "$results/accounts-dovecot.info" relist_s)") s"
-  printf '| %8s | %-10s | %7s | %8s | %7s | %7s | %9s | %9s | %8s | %8s | %s\n' \
+  printf '| %8s | %-11s | %7s | %10s | %7s | %14s | %7s | %7s | %9s | %8s | %s\n' \
     accounts pass "wall s" "sessions/s" "CPU s" "CPU ms/session" "new+dup" "MB" "RSS after" "peak RSS" load
-  printf '|%s|\n' "----------|------------|---------|----------|---------|---------|-----------|-----------|----------|----------|------"
+  printf '|%s|\n' "----------|-------------|---------|------------|---------|----------------|---------|---------|-----------|----------|------"
   for n in "${account_list[@]}"; do
     o="$results/daemon/$n/out"
     [[ -f $o ]] || continue
     for pass in first again; do
       wall=$(get "$o" ${pass}_wall_s)
       [[ -n $wall ]] || continue
-      printf '| %8s | %-10s | %7s | %8s | %7s | %7s | %9s | %9s | %5s MB | %5s MB | %s\n' "$n" \
+      printf '| %8s | %-11s | %7s | %10s | %7s | %14s | %7s | %7s | %6s MB | %5s MB | %s\n' "$n" \
         "$( [[ $pass == first ]] && echo first || echo no-new-mail)$( [[ $(get "$o" ${pass}_failed) != 0 ]] && echo '!')" \
         "$wall" "$(calc "%.1f" "$(get "$o" ${pass}_runs) / $wall")" "$(get "$o" ${pass}_cpu_s)" \
         "$(calc "%.1f" "$(get "$o" ${pass}_cpu_s) * 1000 / $(get "$o" ${pass}_runs)")" \
