@@ -233,9 +233,10 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
   if (!archive.ok()) return Fail(archive.status());
   std::optional<std::string> only;
   if (!f.account.empty()) only = f.account;
-  auto latest_run = [&](const std::string& name) -> Result<int64_t> {
+  auto latest_run = [&](const std::string& name) -> Result<std::optional<RunRecord>> {
     MV_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, RecentRuns(**archive, name, 1));
-    return runs.empty() ? 0 : runs[0].id;
+    if (runs.empty()) return std::optional<RunRecord>();
+    return std::optional<RunRecord>(std::move(runs[0]));
   };
   std::map<std::string, int64_t> before;
   {
@@ -243,9 +244,9 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
     auto accounts = store.List();
     if (!accounts.ok()) return Fail(accounts.status());
     for (const Account& a : *accounts) {
-      auto id = latest_run(a.name);
-      if (!id.ok()) return Fail(id.status());
-      before[a.name] = *id;
+      auto latest = latest_run(a.name);
+      if (!latest.ok()) return Fail(latest.status());
+      before[a.name] = *latest ? (*latest)->id : 0;
     }
   }
   auto accepted = client.RunNow(only);
@@ -260,6 +261,9 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
                         g.settings.collector.session_deadline * rounds + std::chrono::minutes(1);
   ProgressBar bar("collect (serve)", accepted->size(), false);
   std::set<std::string> waiting(accepted->begin(), accepted->end());
+  // Each account's finished run, kept as it was seen finished: the scheduler
+  // may start the next run of the account before they are printed.
+  std::map<std::string, RunRecord> finished;
   while (!waiting.empty()) {
     auto status = client.Poll();
     if (!status.ok()) return Fail(status.status().WithContext("mailvault serve went away"));
@@ -268,9 +272,12 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
       if (s.running || s.run_now_pending) busy.insert(s.account);
     }
     for (auto it = waiting.begin(); it != waiting.end();) {
-      auto id = latest_run(*it);
-      if (!id.ok()) return Fail(id.status());
-      bool done = busy.count(*it) == 0 && *id > before[*it];
+      auto latest = latest_run(*it);
+      if (!latest.ok()) return Fail(latest.status());
+      // Not "running": a scheduled run may have begun since the status poll.
+      bool done = busy.count(*it) == 0 && *latest && (*latest)->id > before[*it] &&
+                  (*latest)->state != "running";
+      if (done) finished[*it] = **latest;
       it = done ? waiting.erase(it) : std::next(it);
     }
     bar.Update(accepted->size() - waiting.size());
@@ -286,9 +293,7 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
   bool any_failed = false;
   Poco::JSON::Array runs;
   for (const std::string& name : *accepted) {
-    auto records = RecentRuns(**archive, name, 1);
-    if (!records.ok() || records->empty()) return Fail(records.status());
-    const RunRecord& r = records->front();
+    const RunRecord& r = finished[name];
     auto items = RunItems(**archive, r.id);
     if (!items.ok()) return Fail(items.status());
     std::optional<std::string> error = r.error;
