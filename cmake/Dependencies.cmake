@@ -16,7 +16,8 @@ target_include_directories(mailvault_xapian SYSTEM INTERFACE ${XAPIAN_INCLUDE_DI
 target_link_libraries(mailvault_xapian INTERFACE ${XAPIAN_LIBRARIES})
 add_library(Mailvault::Xapian ALIAS mailvault_xapian)
 
-if(MAILVAULT_BUILD_TESTS)
+# The benchmarks too: the Dovecot harness they reuse includes GoogleTest.
+if(MAILVAULT_BUILD_TESTS OR MAILVAULT_BUILD_BENCH)
   find_package(GTest CONFIG REQUIRED)
   include(GoogleTest)
 endif()

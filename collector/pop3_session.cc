@@ -260,6 +260,7 @@ class Pop3Session::Transport {
       *fingerprint = ToHex(std::string_view(reinterpret_cast<const char*>(md), len));
       subject_ = cert.subjectName();
       socket_ = secure;
+      timeouts_set_ = milliseconds(-1);
     } catch (...) {
       return ExceptionToStatus("TLS handshake with " + endpoint_);
     }
@@ -344,6 +345,7 @@ class Pop3Session::Transport {
     try {
       // Bounded: a peer that stopped reading must not hold up the TLS close_notify.
       socket_.setSendTimeout(Poco::Timespan(0, 200'000));
+      timeouts_set_ = milliseconds(-1);
       socket_.close();
     } catch (...) {
       // Closing a broken connection may fail; there is nothing left to do with it.
@@ -377,10 +379,17 @@ class Pop3Session::Transport {
     return std::max(milliseconds(1), std::min(limit, left));
   }
 
+  // Sets both socket timeouts, unless they already hold this value: two
+  // setsockopt calls before every read and write were a tenth of the system
+  // calls of a collection (bench/README.md). Far from the session deadline the
+  // value is always `limit`.
   void SetTimeouts(milliseconds limit) {
-    Poco::Timespan span(RemainingFor(limit).count() * 1000);
+    const milliseconds timeout = RemainingFor(limit);
+    if (timeout == timeouts_set_) return;
+    Poco::Timespan span(timeout.count() * 1000);
     socket_.setReceiveTimeout(span);
     socket_.setSendTimeout(span);
+    timeouts_set_ = timeout;
   }
 
   const Pop3Options& options_;
@@ -389,6 +398,8 @@ class Pop3Session::Transport {
   Poco::Net::StreamSocket socket_;
   bool open_ = false;
   std::chrono::system_clock::time_point deadline_{};
+  // The timeouts socket_ holds (SetTimeouts); negative: unknown, set them.
+  milliseconds timeouts_set_{-1};
   std::string buffer_;
   size_t pos_ = 0;
   std::string subject_;

@@ -92,7 +92,7 @@ class DovecotServer {
  private:
   Status WriteConfig();
   Status MakeCertificate();
-  Status WritePasswd();
+  Status WriteUserPasswd(const std::string& user, const std::string& password);
   Status WaitUntilReady();
   Status Chown(const std::string& path) const;
 
@@ -102,7 +102,6 @@ class DovecotServer {
   uint16_t pop3_port_ = 0;
   uint16_t pop3s_port_ = 0;
   std::string fingerprint_;
-  std::vector<std::pair<std::string, std::string>> users_;
   pid_t pid_ = -1;
   uint64_t delivered_ = 0;
 };
