@@ -58,17 +58,8 @@ done
 
 build_dir="$repo/build-bench"
 if [[ $build == 1 ]]; then
-  generator=()
-  if command -v ninja >/dev/null && [[ ! -f "$build_dir/CMakeCache.txt" ]]; then generator=(-G Ninja); fi
-  mkdir -p "$build_dir"
-  if ! { cmake -S "$repo" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-           -DMAILVAULT_BUILD_TESTS=OFF -DMAILVAULT_BUILD_BENCH=ON &&
-         cmake --build "$build_dir" --target mailvault archive_bench generate_corpus -j 2; } \
-       >"$build_dir/bench-build.log" 2>&1; then
-    echo "run_archive_bench.sh: build failed in $build_dir (log: $build_dir/bench-build.log):" >&2
-    grep -E 'error|FAILED' "$build_dir/bench-build.log" | head -n 20 >&2
-    exit 1
-  fi
+  source "$repo/bench/bench_build.sh"
+  bench_build "$repo" "$build_dir" bench-build.log mailvault archive_bench generate_corpus
 fi
 mailvault="$build_dir/app/mailvault"
 bench="$build_dir/bench/archive_bench"
