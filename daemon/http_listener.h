@@ -39,7 +39,12 @@ struct HttpListenerOptions {
   int port = 8080;                 // 0: any free port (see HttpListener::port())
   std::string tls_cert;            // PEM files; both set: HTTPS
   std::string tls_key;
-  int max_threads = 16;
+  // A keep-alive connection holds its thread until it closes (Poco serves one
+  // connection per thread), so this is also the number of clients served at
+  // once: a connection beyond it waits in the queue, unanswered, until one
+  // closes. 64 covers ten browsers' parallel connections, or wrk's 64 in the
+  // load benchmark (bench/run_web_bench.sh); threads that wait cost no CPU.
+  int max_threads = 64;
   int max_queued = 64;  // connections waiting for a thread; more are refused
   std::chrono::seconds timeout{30};  // socket send/receive
   std::chrono::seconds keep_alive{15};
