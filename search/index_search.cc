@@ -5,6 +5,9 @@
 #include <xapian.h>
 
 #include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "base/file.h"
 #include "search/index_schema.h"
@@ -39,13 +42,55 @@ Status SearchError(const Xapian::Error& e, std::string_view what) {
   return Status::IoError(message);
 }
 
-std::vector<FacetValue> Top(const Xapian::ValueCountMatchSpy& spy, size_t n) {
-  std::vector<FacetValue> out;
-  for (auto it = spy.top_values_begin(n); it != spy.top_values_end(n); ++it) {
-    out.push_back({*it, static_cast<uint64_t>(it.get_termfreq())});
+// Counts the values of one slot over the matches, like Xapian's
+// ValueCountMatchSpy, but reads them from the slot's value stream instead of
+// through each document. The matcher visits documents in ascending docid
+// order and a stream is read chunk by chunk in that order; Document::get_value
+// instead finds the value's chunk in the B-tree again whenever the slot
+// differs from the last one read, which the date sort and three facets did for
+// every document (a third of a broad search's time on 100,000 messages). A
+// document seen out of order is read the slow way, so counts are always exact.
+class FacetSpy final : public Xapian::MatchSpy {
+ public:
+  FacetSpy(const Xapian::Database& db, Xapian::valueno slot)
+      : slot_(slot), it_(db.valuestream_begin(slot)), end_(db.valuestream_end(slot)) {}
+
+  void operator()(const Xapian::Document& doc, double) override {
+    const Xapian::docid did = doc.get_docid();
+    if (did < last_) {
+      Count(doc.get_value(slot_));
+      return;
+    }
+    last_ = did;
+    if (it_ != end_ && it_.get_docid() < did) it_.skip_to(did);
+    if (it_ != end_ && it_.get_docid() == did) Count(*it_);
   }
-  return out;
-}
+
+  // The n most frequent values, most frequent first (then by value).
+  std::vector<FacetValue> Top(size_t n) const {
+    std::vector<FacetValue> out = All();
+    std::sort(out.begin(), out.end(), [](const FacetValue& a, const FacetValue& b) {
+      return a.count != b.count ? a.count > b.count : a.value < b.value;
+    });
+    if (out.size() > n) out.resize(n);
+    return out;
+  }
+  std::vector<FacetValue> All() const {
+    std::vector<FacetValue> out;
+    out.reserve(counts_.size());
+    for (const auto& [value, count] : counts_) out.push_back({value, count});
+    return out;
+  }
+
+ private:
+  void Count(const std::string& value) {
+    if (!value.empty()) ++counts_[value];
+  }
+  Xapian::valueno slot_;
+  Xapian::ValueIterator it_, end_;
+  Xapian::docid last_ = 0;
+  std::unordered_map<std::string, uint64_t> counts_;
+};
 
 // Whether `query` has a term of the free text (unprefixed: Xapian prefixes
 // are capitals; "Z" + lowercase is a stemmed free-text term), the only terms
@@ -165,9 +210,9 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         enquire.set_sort_by_relevance_then_value(schema::kSlotDate, /*reverse=*/true);
       }
       enquire.set_docid_order(Xapian::Enquire::DESCENDING);
-      Xapian::ValueCountMatchSpy accounts(schema::kSlotAccount);
-      Xapian::ValueCountMatchSpy domains(schema::kSlotSenderDomain);
-      Xapian::ValueCountMatchSpy years(schema::kSlotYear);
+      FacetSpy accounts(state_->db, schema::kSlotAccount);
+      FacetSpy domains(state_->db, schema::kSlotSenderDomain);
+      FacetSpy years(state_->db, schema::kSlotYear);
       if (options.facets) {
         enquire.add_matchspy(&accounts);
         enquire.add_matchspy(&domains);
@@ -204,11 +249,9 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         results.hits.push_back(std::move(hit));
       }
       if (options.facets) {
-        results.facets.account = Top(accounts, options.facet_values);
-        results.facets.sender_domain = Top(domains, options.facet_values);
-        for (auto it = years.values_begin(); it != years.values_end(); ++it) {
-          results.facets.year.push_back({*it, static_cast<uint64_t>(it.get_termfreq())});
-        }
+        results.facets.account = accounts.Top(options.facet_values);
+        results.facets.sender_domain = domains.Top(options.facet_values);
+        results.facets.year = years.All();
         std::sort(results.facets.year.begin(), results.facets.year.end(),
                   [](const FacetValue& a, const FacetValue& b) { return a.value > b.value; });
       }
