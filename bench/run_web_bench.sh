@@ -3,7 +3,8 @@
 #
 #   bench/run_web_bench.sh [--quick] [--messages N] [--seed S] [--duration S]
 #                          [--connections C] [--wrk-threads T] [--cache-dir DIR]
-#                          [--build-dir DIR] [--no-build] [--fresh] [--mix mixed|selective]
+#                          [--build-dir DIR] [--no-build] [--fresh]
+#                          [--mix mixed|selective|floor]
 #
 # 1. Builds mailvault, generate_corpus and web_bench_server (bench/web_bench_server.cc:
 #    the Daemon with the WebApp mounted, what `mailvault serve` runs).
@@ -22,6 +23,8 @@
 # --mix selective: only the 5 queries that match few messages (senders, a phrase, a
 #    rare subject word, a recipient in a month): what the server costs around a
 #    cheap search (HTTP, session, audit, JSON), for comparison with the mix.
+# --mix floor: one search that matches nothing (an id no message has): the
+#    server's own cost per search without Xapian's (still audited).
 # --quick: 20,000 messages, 10 s (about 2 minutes from nothing; for iterating).
 # --fresh: rebuild the cached archive. Every run stops by itself: wrk after its
 # duration, the server after at most 30 minutes even if this script dies.
@@ -52,7 +55,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) build=0 ;;
     --fresh) fresh=1 ;;
     --mix) mix="$2"; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -e/{/^#/p}' "$0"; exit 0 ;;
     *) echo "run_web_bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -180,11 +183,12 @@ fi
 
 # The selective subset: lines of the mix that match few messages.
 sed -n '3p;4p;10p;12p;16p' "$cache/queries" >"$cache/queries.selective"
+echo "/api/search?q=id%3A000000000000" >"$cache/queries.floor"
 case "$mix" in
-  mixed) queries="$cache/queries" ;;
-  selective) queries="$cache/queries.selective" ;;
-  *) echo "run_web_bench.sh: --mix is mixed or selective" >&2; exit 2 ;;
+  mixed|selective|floor) queries="$cache/queries" ;;
+  *) echo "run_web_bench.sh: --mix is mixed, selective or floor" >&2; exit 2 ;;
 esac
+if [[ $mix != mixed ]]; then queries="$cache/queries.$mix"; fi
 
 # ---- One run ----
 work=$(mktemp -d /tmp/mailvault-web-bench.XXXXXX)
