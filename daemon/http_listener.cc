@@ -14,6 +14,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "base/log.h"
 
 namespace mailvault {
@@ -109,6 +112,8 @@ Result<std::unique_ptr<HttpListener>> HttpListener::Start(const HttpListenerOpti
       socket = std::make_unique<Poco::Net::ServerSocket>(address, 64);
     }
     if (options.unix_path.empty()) listener->port_ = socket->address().port();
+    // A handler blocked on its socket returns within a send/receive timeout.
+    listener->stop_wait_ = options.timeout + std::chrono::seconds(5);
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(std::max(1, options.max_threads));
     params->setMaxQueued(std::max(1, options.max_queued));
@@ -138,6 +143,21 @@ void HttpListener::Stop() {
   if (!server_) return;
   try {
     server_->stopAll(true);
+    // stopAll shuts the connections' sockets down but does not wait for the
+    // handlers running on them: one still inside a search or an audit append
+    // would use what its owner destroys next (the archive: SQLite answered
+    // "bad parameter or other API misuse" when the load benchmark stopped the
+    // server under load). A worker thread leaves only once its connection and
+    // handler are gone, so wait for none to be left; socket timeouts bound it.
+    const auto give_up = std::chrono::steady_clock::now() + stop_wait_;
+    while (server_->currentThreads() > 0 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (server_->currentThreads() > 0) {
+      LogWarning("http: stopping: " + std::to_string(server_->currentThreads()) +
+                 " request handlers still running after " +
+                 std::to_string(stop_wait_.count()) + " s");
+    }
   } catch (const std::exception& e) {
     LogWarning(std::string("http: stopping: ") + e.what());
   }

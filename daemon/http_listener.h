@@ -63,7 +63,9 @@ class HttpListener {
   // The bound port (the kernel's choice when options.port was 0).
   int port() const { return port_; }
   bool tls() const { return tls_; }
-  // Stops accepting and ends the connections in progress. Idempotent.
+  // Stops accepting, ends the connections in progress and returns once no
+  // request handler runs any more (after at most the socket timeout + 5 s,
+  // logged), so that what the handlers use may be destroyed next. Idempotent.
   void Stop();
 
  private:
@@ -72,6 +74,7 @@ class HttpListener {
   int port_ = 0;
   bool tls_ = false;
   std::string unix_path_;
+  std::chrono::seconds stop_wait_{35};
 };
 
 // A handler that sends one fixed response, for small answers.
