@@ -241,6 +241,7 @@ done <"$queries"
 export WEB_BENCH_QUERIES="$queries" WEB_BENCH_COOKIE="$cookie"
 log "warm-up: 5 s"
 wrk -t "$wrk_threads" -c "$connections" -d 5s --timeout 5s -s "$repo/bench/web_bench.lua" "$base" >"$work/warmup.out" 2>&1
+sleep 1  # the warm-up's last requests finish before the measured connections arrive
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 ticks_per_s=$(getconf CLK_TCK)

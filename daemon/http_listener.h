@@ -21,9 +21,12 @@
 
 #include "base/status.h"
 
-namespace Poco::Net {
+namespace Poco {
+class ThreadPool;
+namespace Net {
 class HTTPServer;
 }
+}  // namespace Poco
 
 namespace mailvault {
 
@@ -70,6 +73,7 @@ class HttpListener {
 
  private:
   HttpListener() = default;
+  std::unique_ptr<Poco::ThreadPool> pool_;  // the server's threads; outlives server_
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   int port_ = 0;
   bool tls_ = false;
