@@ -3,6 +3,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <chrono>
 #include <map>
@@ -233,9 +234,11 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
   if (!archive.ok()) return Fail(archive.status());
   std::optional<std::string> only;
   if (!f.account.empty()) only = f.account;
-  auto latest_run = [&](const std::string& name) -> Result<int64_t> {
+  // The id of the account's newest run, and whether that run has ended.
+  auto latest_run = [&](const std::string& name) -> Result<std::pair<int64_t, bool>> {
     MV_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, RecentRuns(**archive, name, 1));
-    return runs.empty() ? 0 : runs[0].id;
+    if (runs.empty()) return std::make_pair(int64_t{0}, true);
+    return std::make_pair(runs[0].id, runs[0].state != "running");
   };
   std::map<std::string, int64_t> before;
   {
@@ -245,7 +248,7 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
     for (const Account& a : *accounts) {
       auto id = latest_run(a.name);
       if (!id.ok()) return Fail(id.status());
-      before[a.name] = *id;
+      before[a.name] = id->first;
     }
   }
   auto accepted = client.RunNow(only);
@@ -260,6 +263,7 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
                         g.settings.collector.session_deadline * rounds + std::chrono::minutes(1);
   ProgressBar bar("collect (serve)", accepted->size(), false);
   std::set<std::string> waiting(accepted->begin(), accepted->end());
+  std::map<std::string, int64_t> finished;  // the run that ended the wait, per account
   while (!waiting.empty()) {
     auto status = client.Poll();
     if (!status.ok()) return Fail(status.status().WithContext("mailvault serve went away"));
@@ -270,7 +274,10 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
     for (auto it = waiting.begin(); it != waiting.end();) {
       auto id = latest_run(*it);
       if (!id.ok()) return Fail(id.status());
-      bool done = busy.count(*it) == 0 && *id > before[*it];
+      // A run recorded as running is not done even when the status no longer
+      // shows the account busy (the two are not read at one instant).
+      bool done = busy.count(*it) == 0 && id->first > before[*it] && id->second;
+      if (done) finished[*it] = id->first;
       it = done ? waiting.erase(it) : std::next(it);
     }
     bar.Update(accepted->size() - waiting.size());
@@ -286,9 +293,13 @@ int CollectThroughServe(const GlobalFlags& g, const CollectFlags& f, ControlClie
   bool any_failed = false;
   Poco::JSON::Array runs;
   for (const std::string& name : *accepted) {
-    auto records = RecentRuns(**archive, name, 1);
+    // That run, not the newest: the schedule may have started another since,
+    // which was reported as "run running" with exit 1 (ServeTest, under load).
+    auto records = RecentRuns(**archive, name, 20);
     if (!records.ok() || records->empty()) return Fail(records.status());
-    const RunRecord& r = records->front();
+    auto found = std::find_if(records->begin(), records->end(),
+                              [&](const RunRecord& r) { return r.id == finished[name]; });
+    const RunRecord& r = found != records->end() ? *found : records->front();
     auto items = RunItems(**archive, r.id);
     if (!items.ok()) return Fail(items.status());
     std::optional<std::string> error = r.error;
