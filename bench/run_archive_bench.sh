@@ -58,8 +58,8 @@ done
 
 build_dir="$repo/build-bench"
 if [[ $build == 1 ]]; then
-  source "$repo/bench/build_targets.sh"
-  build_bench_targets run_archive_bench.sh "$repo" "$build_dir" bench-build.log mailvault archive_bench generate_corpus
+  source "$repo/bench/bench_build.sh"
+  bench_build "$repo" "$build_dir" bench-build.log mailvault archive_bench generate_corpus
 fi
 mailvault="$build_dir/app/mailvault"
 bench="$build_dir/bench/archive_bench"

@@ -93,8 +93,8 @@ if [[ $only != daemon ]]; then
 fi
 
 if [[ $build == 1 ]]; then
-  source "$repo/bench/build_targets.sh"
-  build_bench_targets run_collect_bench.sh "$repo" "$build_dir" collect-bench-build.log mailvault archive_bench generate_corpus collect_bench
+  source "$repo/bench/bench_build.sh"
+  bench_build "$repo" "$build_dir" collect-bench-build.log mailvault archive_bench generate_corpus collect_bench
 fi
 mailvault="$build_dir/app/mailvault"
 spawn="$build_dir/bench/archive_bench"

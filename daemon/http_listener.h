@@ -21,9 +21,12 @@
 
 #include "base/status.h"
 
-namespace Poco::Net {
+namespace Poco {
+class ThreadPool;
+namespace Net {
 class HTTPServer;
 }
+}  // namespace Poco
 
 namespace mailvault {
 
@@ -39,7 +42,12 @@ struct HttpListenerOptions {
   int port = 8080;                 // 0: any free port (see HttpListener::port())
   std::string tls_cert;            // PEM files; both set: HTTPS
   std::string tls_key;
-  int max_threads = 16;
+  // A keep-alive connection holds its thread until it closes (Poco serves one
+  // connection per thread), so this is also the number of clients served at
+  // once: a connection beyond it waits in the queue, unanswered, until one
+  // closes. 64 covers ten browsers' parallel connections, or wrk's 64 in the
+  // load benchmark (bench/run_web_bench.sh); threads that wait cost no CPU.
+  int max_threads = 64;
   int max_queued = 64;  // connections waiting for a thread; more are refused
   std::chrono::seconds timeout{30};  // socket send/receive
   std::chrono::seconds keep_alive{15};
@@ -58,15 +66,19 @@ class HttpListener {
   // The bound port (the kernel's choice when options.port was 0).
   int port() const { return port_; }
   bool tls() const { return tls_; }
-  // Stops accepting and ends the connections in progress. Idempotent.
+  // Stops accepting, ends the connections in progress and returns once no
+  // request handler runs any more (after at most the socket timeout + 5 s,
+  // logged), so that what the handlers use may be destroyed next. Idempotent.
   void Stop();
 
  private:
   HttpListener() = default;
+  std::unique_ptr<Poco::ThreadPool> pool_;  // the server's threads; outlives server_
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   int port_ = 0;
   bool tls_ = false;
   std::string unix_path_;
+  std::chrono::seconds stop_wait_{35};
 };
 
 // A handler that sends one fixed response, for small answers.

@@ -374,6 +374,13 @@ void CorpusIndexTest::SortPagingSnippetsAndFacets() {
       << rel->hits[0].snippet;
   EXPECT_GT(rel->hits[0].relevance, 0);
 
+  // A query of fields and filters only has no word of the text to highlight:
+  // the snippet is the start of the text, white space collapsed.
+  auto filtered = (*searcher)->Search("id:<pdf-1@acme.example> has:attachment", o);
+  ASSERT_TRUE(filtered.ok());
+  ASSERT_EQ(filtered->hits.size(), 1u);
+  EXPECT_EQ(filtered->hits[0].snippet, "Please pay within thirty days.");
+
   // Malformed queries are errors, not empty results.
   auto bad = (*searcher)->Search("from:(", o);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);

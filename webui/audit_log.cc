@@ -58,24 +58,63 @@ Digest AuditLog::HashOf(const AuditEntry& e) {
 }
 
 Result<int64_t> AuditLog::Append(AuditEntry e) {
+  Pending mine{&e, false, Status::Ok()};
+  std::unique_lock lock(mutex_);
+  // Stamped in queue order, so that `at` never decreases along the chain.
   e.at = clock_->NowUnixSeconds();
-  Status s = archive_->WithCatalog([&](Catalog& c) -> Status {
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (committing_) {
+      committed_.wait(lock);
+      continue;
+    }
+    // No commit in progress: this caller writes everything queued, its own
+    // entry included (it is still queued: only a commit takes entries out).
+    committing_ = true;
+    std::vector<Pending*> group;
+    while (!queue_.empty() && group.size() < kMaxGroup) {
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    Status s = WriteGroup(group);
+    lock.lock();
+    for (Pending* p : group) {
+      p->status = s;
+      p->done = true;
+    }
+    committing_ = false;
+    committed_.notify_all();
+  }
+  if (!mine.status.ok()) return mine.status.WithContext("append to the audit log");
+  return e.id;
+}
+
+Status AuditLog::WriteGroup(const std::vector<Pending*>& group) {
+  return archive_->WithCatalog([&](Catalog& c) -> Status {
     MV_RETURN_IF_ERROR(c.Begin());
     Status body = [&]() -> Status {
       MV_ASSIGN_OR_RETURN(SqliteStatement last, c.database().Prepare(
                                                     "SELECT id, hash FROM audit_log ORDER BY "
                                                     "id DESC LIMIT 1"));
       MV_ASSIGN_OR_RETURN(bool row, last.Step());
-      e.id = row ? last.ColumnInt(0) + 1 : 1;
-      e.prev_hash = row ? DigestOf(last.ColumnBlob(1)) : Digest{};
-      e.hash = HashOf(e);
+      int64_t id = row ? last.ColumnInt(0) : 0;
+      Digest prev = row ? DigestOf(last.ColumnBlob(1)) : Digest{};
       MV_ASSIGN_OR_RETURN(SqliteStatement ins,
                           c.database().Prepare(std::string("INSERT INTO audit_log(") + kColumns +
                                                ") VALUES(?,?,?,?,?,?,?,?,?,?)"));
-      ins.Bind(1, e.id).Bind(2, e.at).Bind(3, e.user).Bind(4, e.address).Bind(5, e.action);
-      ins.Bind(6, e.target).Bind(7, e.outcome).Bind(8, e.detail);
-      ins.BindBlob(9, AsBytes(e.prev_hash)).BindBlob(10, AsBytes(e.hash));
-      return ins.Run();
+      for (Pending* p : group) {
+        AuditEntry& e = *p->entry;
+        e.id = ++id;
+        e.prev_hash = prev;
+        e.hash = HashOf(e);
+        prev = e.hash;
+        ins.Bind(1, e.id).Bind(2, e.at).Bind(3, e.user).Bind(4, e.address).Bind(5, e.action);
+        ins.Bind(6, e.target).Bind(7, e.outcome).Bind(8, e.detail);
+        ins.BindBlob(9, AsBytes(e.prev_hash)).BindBlob(10, AsBytes(e.hash));
+        MV_RETURN_IF_ERROR(ins.Run());
+      }
+      return Status::Ok();
     }();
     if (!body.ok()) {
       c.Rollback();
@@ -83,8 +122,6 @@ Result<int64_t> AuditLog::Append(AuditEntry e) {
     }
     return c.Commit();
   });
-  if (!s.ok()) return s.WithContext("append to the audit log");
-  return e.id;
 }
 
 Result<std::vector<AuditEntry>> AuditLog::List(const AuditQuery& q) {

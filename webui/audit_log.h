@@ -13,11 +13,25 @@
 // the last entry is reported so that it can be compared with a copy kept
 // elsewhere.)
 //
-// Thread-safety: thread-safe; appends are serialised by Archive::WithCatalog
+// Durability (group commit): Append returns only once its entry is committed
+// to the catalog (SQLite WAL, synchronous=FULL: fsynced), so a caller that
+// answers after Append has returned can never have its entry lost by a crash.
+// Appends from concurrent threads are grouped: while one transaction is being
+// committed, the entries that arrive queue up, and the next caller to find no
+// commit in progress writes all of them (in arrival order, chained) in one
+// transaction with one fsync, then wakes their callers. No timer: the wait is
+// at most one commit in progress plus the commit of one's own group, and a
+// lone caller commits at once. A group either commits whole or not at all
+// (then every caller in it gets the error), so the chain never has a gap.
+//
+// Thread-safety: thread-safe; groups are serialised by Archive::WithCatalog
 // and, across processes (CLI next to the daemon), by an IMMEDIATE transaction.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,8 +74,11 @@ struct AuditVerifyReport {
 class AuditLog {
  public:
   AuditLog(Archive* archive, const Clock* clock = nullptr);
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
 
-  // Appends `entry` (id, at and hashes are assigned here) and returns its id.
+  // Appends `entry` (id, at and hashes are assigned here) and returns its id
+  // once the entry is durable (see "Durability" above).
   Result<int64_t> Append(AuditEntry entry);
   // Newest first.
   Result<std::vector<AuditEntry>> List(const AuditQuery& query);
@@ -72,8 +89,23 @@ class AuditLog {
   static Digest HashOf(const AuditEntry& entry);
 
  private:
+  // One caller's entry waiting in the queue (lives on the caller's stack).
+  struct Pending {
+    AuditEntry* entry;
+    bool done = false;
+    Status status;
+  };
+  // Writes `group` in one transaction: ids, prev_hash and hash assigned in order.
+  Status WriteGroup(const std::vector<Pending*>& group);
+
+  static constexpr size_t kMaxGroup = 1024;  // entries per transaction
+
   Archive* archive_;
   const Clock* clock_;
+  std::mutex mutex_;  // guards queue_ and committing_
+  std::condition_variable committed_;
+  std::deque<Pending*> queue_;
+  bool committing_ = false;
 };
 
 }  // namespace mailvault

@@ -2,6 +2,12 @@
 // the catalog from the packs keeps users, grants and the audit log.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
 #include "archive/archive.h"
 #include "base/clock.h"
 #include "tests/testing.h"
@@ -159,6 +165,69 @@ TEST_F(UsersTest, AuditChainVerifiesAndListsNewestFirst) {
   auto some = audit_->List(q);
   ASSERT_EQ(some->size(), 1u);
   EXPECT_EQ((*some)[0].id, 2);
+}
+
+// Concurrent appends are grouped into shared transactions (group commit): every
+// caller still gets its own id, in one unbroken chain, with its own fields.
+TEST_F(UsersTest, ConcurrentAppendsFormOneChain) {
+  constexpr int kThreads = 8, kEach = 100;
+  std::vector<std::vector<int64_t>> ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto id = audit_->Append(Entry("u" + std::to_string(t), "search", std::to_string(i)));
+        ASSERT_TRUE(id.ok()) << id.status().ToString();
+        ids[t].push_back(*id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  std::set<int64_t> all;
+  for (const auto& v : ids) all.insert(v.begin(), v.end());
+  ASSERT_EQ(all.size(), size_t{kThreads * kEach});
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kThreads * kEach);
+  auto report = audit_->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->entries, uint64_t{kThreads * kEach});
+
+  AuditQuery q;
+  q.limit = 1000;
+  auto entries = audit_->List(q);
+  ASSERT_TRUE(entries.ok());
+  std::map<int64_t, const AuditEntry*> by_id;
+  for (const AuditEntry& e : *entries) by_id[e.id] = &e;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kEach; ++i) {
+      const AuditEntry* e = by_id[ids[t][i]];
+      ASSERT_NE(e, nullptr);
+      EXPECT_EQ(e->user, "u" + std::to_string(t));
+      EXPECT_EQ(e->target, std::to_string(i));
+    }
+    // One thread's appends are in its own order in the chain.
+    EXPECT_TRUE(std::is_sorted(ids[t].begin(), ids[t].end()));
+  }
+}
+
+// A group that cannot be written is rolled back whole: its callers get the
+// error, nothing of it is kept, and the chain goes on unbroken after it.
+TEST_F(UsersTest, FailedAppendLeavesNoGapInTheChain) {
+  ASSERT_TRUE(audit_->Append(Entry("bob", "view", "m")).ok());
+  ASSERT_TRUE(RunSql("CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.target='boom' "
+                     "BEGIN SELECT RAISE(ABORT, 'refused'); END").ok());
+  auto failed = audit_->Append(Entry("bob", "view", "boom"));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("audit log"), std::string::npos)
+      << failed.status().ToString();
+  auto next = audit_->Append(Entry("bob", "view", "m2"));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(*next, 2);
+  auto report = audit_->Verify();
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->entries, 2u);
 }
 
 TEST_F(UsersTest, AuditVerifyNamesTheFirstChangedEntry) {

@@ -313,7 +313,9 @@ class SearcherPool {
  private:
   void Return(std::unique_ptr<IndexSearcher> s) {
     std::lock_guard lock(mutex_);
-    if (idle_.size() < 16) idle_.push_back(std::move(s));
+    // As many as the HTTP server has threads (HttpListenerOptions::max_threads),
+    // so that a full server does not close and reopen the index per request.
+    if (idle_.size() < 64) idle_.push_back(std::move(s));
   }
   std::string index_dir_;
   std::mutex mutex_;
