@@ -2,7 +2,8 @@
 // tests/data/mime) plus a few messages made here for facts the corpus lacks (a
 // PDF attachment, a Latin-1 body, an HTML-only body with script and style, a
 // POP3 account). A table of queries with the messages each MUST and MUST NOT
-// return; reindex gives identical results; a crash mid-batch (a child process
+// return; reindex gives identical results (the query table and every document,
+// term for term); a crash mid-batch (a child process
 // that _exit()s with a batch open) is resumed with every message indexed once.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -379,6 +380,23 @@ void CorpusIndexTest::SortPagingSnippetsAndFacets() {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
+// Everything a document holds, as text: terms with wdf and positions, values, data.
+std::string DocumentSummary(const Xapian::Database& db, const Xapian::Document& doc) {
+  std::string out;
+  for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t) {
+    out += *t + " wdf=" + std::to_string(t.get_wdf()) + " pos=";
+    for (auto p = db.positionlist_begin(doc.get_docid(), *t);
+         p != db.positionlist_end(doc.get_docid(), *t); ++p) {
+      out += std::to_string(*p) + ",";
+    }
+    out += "\n";
+  }
+  for (auto v = doc.values_begin(); v != doc.values_end(); ++v) {
+    out += "value " + std::to_string(v.get_valueno()) + "=" + *v + "\n";
+  }
+  return out + "data=" + doc.get_data();
+}
+
 void CorpusIndexTest::ReindexGivesIdenticalResults() {
   // Rebuild a copy so that the suite's index stays as it was.
   testing::TempDir copy;
@@ -396,6 +414,24 @@ void CorpusIndexTest::ReindexGivesIdenticalResults() {
     ASSERT_TRUE(a.ok() && b.ok()) << f.query;
     EXPECT_EQ(std::set<std::string>(a->begin(), a->end()), std::set<std::string>(b->begin(), b->end()))
         << f.query;
+  }
+  // Beyond the query table: every document is the same, term for term (with
+  // positions and frequencies), value for value, and its data.
+  {
+    Xapian::Database a(IndexDir());
+    Xapian::Database b(index);
+    uint64_t compared = 0;
+    for (auto id = a.allterms_begin(index_schema::kPrefixId);
+         id != a.allterms_end(index_schema::kPrefixId); ++id) {
+      SCOPED_TRACE(*id);
+      auto in_b = b.postlist_begin(*id);
+      ASSERT_NE(in_b, b.postlist_end(*id)) << "missing from the rebuilt index";
+      Xapian::Document da = a.get_document(*a.postlist_begin(*id));
+      Xapian::Document db = b.get_document(*in_b);
+      EXPECT_EQ(DocumentSummary(a, da), DocumentSummary(b, db));
+      ++compared;
+    }
+    EXPECT_EQ(compared, a.get_doccount());
   }
   // A second rebuild replaces the first in place (the swap path).
   auto again = RebuildIndex(*archive_, index, IndexerOptions());
