@@ -21,6 +21,7 @@
 #include "search/index_schema.h"
 #include "search/index_search.h"
 #include "search/indexer.h"
+#include "search/query.h"
 #include "tests/testing.h"
 
 namespace mailvault {
@@ -619,6 +620,39 @@ TEST_F(SmallIndexTest, UnknownSchemaVersionIsRefusedWithAdvice) {
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->indexed, 20u);
   EXPECT_TRUE(IndexSearcher::Open(IndexDir()).ok());
+}
+
+TEST_F(SmallIndexTest, WildcardMatchingTooManyWordsIsAnErrorNotAShortResult) {
+  {
+    auto batch = archive_->NewBatch();
+    ASSERT_TRUE(batch->BeginMessage().ok());
+    std::string text = "From: many@example.com\nSubject: many words\n\n";
+    for (unsigned i = 0; i <= kMaxWildcardTerms; ++i) text += "wild" + std::to_string(i) + " ";
+    ASSERT_TRUE(batch->Write(text + "\n").ok());
+    Provenance p;
+    p.source = "test";
+    p.key = "many";
+    ASSERT_TRUE(batch->FinishMessage(p).ok());
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  {
+    auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+    ASSERT_TRUE(indexer.ok());
+    ASSERT_TRUE((*indexer)->IndexPending(*archive_).ok());
+  }
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  auto too_many = (*searcher)->Search("wild*", SearchOptions());
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.status().message().find("make it longer"), std::string::npos)
+      << too_many.status().ToString();
+  auto ids = (*searcher)->MatchingIds("wild*", SearchOptions());
+  EXPECT_EQ(ids.status().code(), StatusCode::kInvalidArgument);
+  // wild1, wild10..wild19, wild100..wild199, wild1000..wild1999: 1111 words.
+  auto fewer = (*searcher)->Search("wild1*", SearchOptions());
+  ASSERT_TRUE(fewer.ok()) << fewer.status().ToString();
+  EXPECT_EQ(fewer->total, 1u);
 }
 
 TEST_F(SmallIndexTest, SecondWriterIsToldTheIndexIsBusy) {
