@@ -405,6 +405,7 @@ void CorpusIndexTest::ReindexGivesIdenticalResults() {
   auto report = RebuildIndex(*archive_, index, IndexerOptions());
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_FALSE(PathExists(index + ".new"));
+  EXPECT_FALSE(PathExists(index + ".compact"));
   auto original = IndexSearcher::Open(IndexDir());
   auto rebuilt = IndexSearcher::Open(index);
   ASSERT_TRUE(original.ok() && rebuilt.ok());

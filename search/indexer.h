@@ -103,9 +103,10 @@ class Indexer {
 };
 
 // `mailvault reindex`: builds a new index of every message of `archive` in
-// `index_dir` + ".new" (removed first if a previous attempt left it), and when it
-// is complete swaps it with `index_dir` atomically (renameat2 RENAME_EXCHANGE),
-// then deletes the old one. Until the swap, searches use the old index; a crash
+// `index_dir` + ".new" (removed first if a previous attempt left it), compacts it
+// into `index_dir` + ".compact" (Xapian::Database::compact; if that fails the
+// uncompacted one is used), swaps that with `index_dir` atomically (renameat2
+// RENAME_EXCHANGE), then deletes the old one. Until the swap, searches use the old index; a crash
 // leaves the old index in place. kUnavailable when another process is writing
 // the current index.
 Result<IndexReport> RebuildIndex(Archive& archive, const std::string& index_dir,
