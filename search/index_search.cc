@@ -144,9 +144,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         hit.subject = data.subject;
         hit.relevance = it.get_weight();
         hit.snippet = mset.snippet(data.text, options.snippet_bytes, stem,
-                                   Xapian::MSet::SNIPPET_BACKGROUND_MODEL |
-                                       Xapian::MSet::SNIPPET_EXHAUSTIVE |
-                                       Xapian::MSet::SNIPPET_CJK_NGRAM,
+                                   Xapian::MSet::SNIPPET_CJK_NGRAM,
                                    options.highlight_start, options.highlight_end, "...");
         results.hits.push_back(std::move(hit));
       }
