@@ -16,6 +16,7 @@
 #include <set>
 
 #include "archive/archive.h"
+#include "archive/catalog.h"
 #include "archive/mail_import.h"
 #include "base/sha256.h"
 #include "search/index_schema.h"
@@ -590,6 +591,27 @@ TEST_F(SmallIndexTest, DrainsTheQueueInBoundedStepsAndPicksUpNewMail) {
   EXPECT_EQ((*searcher)->MatchingIds("common", SearchOptions())->size(), 23u);
   indexer->reset();
   ExpectIndexedExactlyOnce();
+}
+
+TEST_F(SmallIndexTest, CatalogTailIsTheCountAndTheNewestMessage) {
+  // What the indexer's "nothing pending" check reads instead of listing.
+  std::string newest;
+  ASSERT_TRUE(archive_
+                  ->ForEachMessage([&](const MessageInfo& info) {
+                    newest = ToHex(info.id);
+                    return Status::Ok();
+                  })
+                  .ok());
+  Catalog::MessageTail tail;
+  ASSERT_TRUE(archive_
+                  ->WithCatalog([&](Catalog& c) {
+                    MV_ASSIGN_OR_RETURN(tail, c.Tail());
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(tail.count, 20u);
+  ASSERT_TRUE(tail.last_id.has_value());
+  EXPECT_EQ(ToHex(*tail.last_id), newest);
 }
 
 TEST_F(SmallIndexTest, LostQueuePositionRescansWithoutDuplicates) {

@@ -8,7 +8,10 @@
 // the uncommitted batch. Every document is written with replace_document() on
 // its unique id term, so a message redone (or seen twice because the catalog
 // was rebuilt in another order) replaces its document; the index never holds a
-// message twice. Ingest never waits for this: the archive knows nothing of the
+// message twice. When the catalog's message count and newest id match the
+// committed position, nothing is listed at all (Catalog::Tail: one query), so
+// checking an up-to-date index is cheap however large the archive. Ingest
+// never waits for this: the archive knows nothing of the
 // index, and IndexPending can run whenever the caller likes (`search` runs it
 // first; a daemon can call it in the background in bounded steps via `limit`).
 //
