@@ -132,7 +132,7 @@ TEST(SearchCrashTest, SigkillDuringIndexingResumesWithEveryMessageOnce) {
     std::optional<testing::ProcessResult> ended;
     bool committed_here = false;
     if (round == 0) {
-      ended = search.Wait(milliseconds(200 + rng() % 1500));
+      ended = search.Wait(milliseconds(50 + rng() % 400));
     } else {
       while (!ended && !committed_here && steady_clock::now() < deadline) {
         std::optional<IndexState> s = ReadIndex(index_dir);
@@ -142,7 +142,7 @@ TEST(SearchCrashTest, SigkillDuringIndexingResumesWithEveryMessageOnce) {
           ended = search.Wait(milliseconds(20));
         }
       }
-      if (!ended) ended = search.Wait(milliseconds(rng() % 800));
+      if (!ended) ended = search.Wait(milliseconds(rng() % 300));
     }
     if (ended) {
       ASSERT_EQ(ended->exit_code, 0) << testing::ReadFile(log);
