@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <random>
 #include <set>
@@ -118,13 +119,17 @@ TEST(SearchCrashTest, SigkillDuringIndexingResumesWithEveryMessageOnce) {
 
   std::mt19937 rng(std::random_device{}());
   const std::string log = dir.path() + "/search.log";
+  const std::string tmp = dir.path() + "/tmp";
+  std::filesystem::create_directories(tmp);
   uint64_t kills = 0, kills_after_a_commit = 0;
   uint64_t committed_before = 0;
   bool finished_by_itself = false;
   for (int round = 0; round < 8 && !finished_by_itself; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
+    // A killed run cannot remove its temporary files (attachments handed to
+    // pdftotext): keep them in the test's directory.
     testing::BackgroundProcess search({testing::MailvaultBinary(), "--data", data, "search", "*"},
-                                      {}, log);
+                                      {"TMPDIR=" + tmp}, log);
     // Round 0 is killed after a random moment, most likely before its first
     // commit; later rounds once they have committed a batch of their own, then
     // after a random part of the next one.
