@@ -371,6 +371,19 @@ Result<std::map<uint32_t, uint64_t>> Catalog::Watermarks() {
   return out;
 }
 
+Result<Catalog::MessageTail> Catalog::Tail() {
+  MessageTail tail;
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare("SELECT count(*), (SELECT id FROM messages ORDER BY seq DESC "
+                                  "LIMIT 1) FROM messages"));
+  MV_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row) {
+    tail.count = static_cast<uint64_t>(st.ColumnInt(0));
+    if (tail.count > 0) tail.last_id = DigestFromBlob(st.ColumnBlob(1));
+  }
+  return tail;
+}
+
 Result<CatalogTotals> Catalog::Totals() {
   CatalogTotals t;
   MV_ASSIGN_OR_RETURN(SqliteStatement m, db_.Prepare("SELECT count(*), total(raw_length) FROM messages"));

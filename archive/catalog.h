@@ -126,6 +126,15 @@ class Catalog {
 
   Result<CatalogTotals> Totals();
 
+  // How many messages there are and the id of the newest (highest seq), in one
+  // cheap query: what the search index checks its queue position against
+  // before listing anything (search/indexer.cc).
+  struct MessageTail {
+    uint64_t count = 0;
+    std::optional<Digest> last_id;  // nullopt when there are no messages
+  };
+  Result<MessageTail> Tail();
+
   SqliteDatabase& database() { return db_; }
 
  private:

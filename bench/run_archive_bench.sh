@@ -24,6 +24,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/bench/bench_lib.sh"
 corpus_dir=${MAILVAULT_CORPUS:-$(cd "$repo/.." && pwd)/shared/corpus}
 corpora="enron,all,gen,10k"
 gen_messages=50000
@@ -58,22 +59,14 @@ done
 
 build_dir="$repo/build-bench"
 if [[ $build == 1 ]]; then
-  source "$repo/bench/bench_build.sh"
-  bench_build "$repo" "$build_dir" bench-build.log mailvault archive_bench generate_corpus
+  bench_build run_archive_bench.sh "$build_dir" mailvault archive_bench generate_corpus
 fi
 mailvault="$build_dir/app/mailvault"
 bench="$build_dir/bench/archive_bench"
 generate="$build_dir/bench/generate_corpus"
 
-work=$(mktemp -d /tmp/mailvault-bench.XXXXXX)
-cleanup() { if [[ $keep == 1 ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi; }
-trap cleanup EXIT
-
-# key=value files → value of one key (empty when absent).
-get() { sed -n "s/^$2=//p" "$1" | head -n1; }
+bench_workdir mailvault-bench
 json() { sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p" "$1"; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 results="$work/results"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -77,7 +77,7 @@ for tool in cmake awk; do
 done
 [[ -x /usr/sbin/dovecot ]] || { echo "run_collect_bench.sh: Dovecot is missing: run scripts/install-deps.sh" >&2; exit 1; }
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+source "$repo/bench/bench_lib.sh"  # log, get, calc, bench_build
 
 # Benchmark-only clients: installed here, not by scripts/install-deps.sh.
 if [[ $only != daemon ]]; then
@@ -93,8 +93,7 @@ if [[ $only != daemon ]]; then
 fi
 
 if [[ $build == 1 ]]; then
-  source "$repo/bench/bench_build.sh"
-  bench_build "$repo" "$build_dir" collect-bench-build.log mailvault archive_bench generate_corpus collect_bench
+  bench_build run_collect_bench.sh "$build_dir" mailvault archive_bench generate_corpus collect_bench
 fi
 mailvault="$build_dir/app/mailvault"
 spawn="$build_dir/bench/archive_bench"
@@ -120,8 +119,6 @@ trap cleanup EXIT
 # same file system as the corpora (their files are moved into the Maildirs).
 export TMPDIR=$work
 
-get() { sed -n "s/^$2=//p" "$1" | head -n1; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # Starts `collect_bench dovecot ARGS...` in the background and waits for its info file.

@@ -61,9 +61,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-get() { sed -n "s/^$2=//p" "$1" | head -n1; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+source "$repo/bench/bench_lib.sh"  # log, get, calc, bench_build
 
 if ! command -v wrk >/dev/null; then
   log "wrk is missing: installing the Debian package"
@@ -75,8 +73,7 @@ done
 
 if [[ $build == 1 ]]; then
   log "building in $build_dir"
-  source "$repo/bench/bench_build.sh"
-  bench_build "$repo" "$build_dir" web-bench-build.log mailvault generate_corpus web_bench_server
+  bench_build run_web_bench.sh "$build_dir" mailvault generate_corpus web_bench_server
 fi
 mailvault="$build_dir/app/mailvault"
 generate="$build_dir/bench/generate_corpus"

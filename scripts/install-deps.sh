@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package mailvault needs to build, run and test.
 # Idempotent; run as root on Debian 12. Set MAILVAULT_DEPS=build to skip the
-# test-only packages (Dovecot, Chromium, clang for fuzzing).
+# test-only packages (Dovecot, Chromium, clang for fuzzing, notmuch to compare
+# search results and speed with).
 set -euo pipefail
 
 build_packages=(
@@ -20,6 +21,7 @@ test_packages=(
   clang-14 libclang-rt-14-dev
   chromium
   procps util-linux
+  notmuch
 )
 
 packages=("${build_packages[@]}")

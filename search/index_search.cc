@@ -39,6 +39,13 @@ Status SearchError(const Xapian::Error& e, std::string_view what) {
   }
   if (type == "DatabaseOpeningError") return Status::NotFound(message);
   if (type == "QueryParserError") return Status::InvalidArgument(message);
+  if (type == "WildcardError") {
+    // A wildcard matching more words than kMaxWildcardTerms (search/query.h).
+    return Status::InvalidArgument("a wildcard matches more than " +
+                                   std::to_string(kMaxWildcardTerms) +
+                                   " different words in the index; make it longer (" +
+                                   e.get_msg() + ")");
+  }
   return Status::IoError(message);
 }
 

@@ -2,7 +2,8 @@
 // tests/data/mime) plus a few messages made here for facts the corpus lacks (a
 // PDF attachment, a Latin-1 body, an HTML-only body with script and style, a
 // POP3 account). A table of queries with the messages each MUST and MUST NOT
-// return; reindex gives identical results; a crash mid-batch (a child process
+// return; reindex gives identical results (the query table and every document,
+// term for term); a crash mid-batch (a child process
 // that _exit()s with a batch open) is resumed with every message indexed once.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -15,11 +16,13 @@
 #include <set>
 
 #include "archive/archive.h"
+#include "archive/catalog.h"
 #include "archive/mail_import.h"
 #include "base/sha256.h"
 #include "search/index_schema.h"
 #include "search/index_search.h"
 #include "search/indexer.h"
+#include "search/query.h"
 #include "tests/testing.h"
 
 namespace mailvault {
@@ -386,6 +389,23 @@ void CorpusIndexTest::SortPagingSnippetsAndFacets() {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
+// Everything a document holds, as text: terms with wdf and positions, values, data.
+std::string DocumentSummary(const Xapian::Database& db, const Xapian::Document& doc) {
+  std::string out;
+  for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t) {
+    out += *t + " wdf=" + std::to_string(t.get_wdf()) + " pos=";
+    for (auto p = db.positionlist_begin(doc.get_docid(), *t);
+         p != db.positionlist_end(doc.get_docid(), *t); ++p) {
+      out += std::to_string(*p) + ",";
+    }
+    out += "\n";
+  }
+  for (auto v = doc.values_begin(); v != doc.values_end(); ++v) {
+    out += "value " + std::to_string(v.get_valueno()) + "=" + *v + "\n";
+  }
+  return out + "data=" + doc.get_data();
+}
+
 void CorpusIndexTest::ReindexGivesIdenticalResults() {
   // Rebuild a copy so that the suite's index stays as it was.
   testing::TempDir copy;
@@ -393,6 +413,7 @@ void CorpusIndexTest::ReindexGivesIdenticalResults() {
   auto report = RebuildIndex(*archive_, index, IndexerOptions());
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_FALSE(PathExists(index + ".new"));
+  EXPECT_FALSE(PathExists(index + ".compact"));
   auto original = IndexSearcher::Open(IndexDir());
   auto rebuilt = IndexSearcher::Open(index);
   ASSERT_TRUE(original.ok() && rebuilt.ok());
@@ -403,6 +424,24 @@ void CorpusIndexTest::ReindexGivesIdenticalResults() {
     ASSERT_TRUE(a.ok() && b.ok()) << f.query;
     EXPECT_EQ(std::set<std::string>(a->begin(), a->end()), std::set<std::string>(b->begin(), b->end()))
         << f.query;
+  }
+  // Beyond the query table: every document is the same, term for term (with
+  // positions and frequencies), value for value, and its data.
+  {
+    Xapian::Database a(IndexDir());
+    Xapian::Database b(index);
+    uint64_t compared = 0;
+    for (auto id = a.allterms_begin(index_schema::kPrefixId);
+         id != a.allterms_end(index_schema::kPrefixId); ++id) {
+      SCOPED_TRACE(*id);
+      auto in_b = b.postlist_begin(*id);
+      ASSERT_NE(in_b, b.postlist_end(*id)) << "missing from the rebuilt index";
+      Xapian::Document da = a.get_document(*a.postlist_begin(*id));
+      Xapian::Document db = b.get_document(*in_b);
+      EXPECT_EQ(DocumentSummary(a, da), DocumentSummary(b, db));
+      ++compared;
+    }
+    EXPECT_EQ(compared, a.get_doccount());
   }
   // A second rebuild replaces the first in place (the swap path).
   auto again = RebuildIndex(*archive_, index, IndexerOptions());
@@ -561,6 +600,27 @@ TEST_F(SmallIndexTest, DrainsTheQueueInBoundedStepsAndPicksUpNewMail) {
   ExpectIndexedExactlyOnce();
 }
 
+TEST_F(SmallIndexTest, CatalogTailIsTheCountAndTheNewestMessage) {
+  // What the indexer's "nothing pending" check reads instead of listing.
+  std::string newest;
+  ASSERT_TRUE(archive_
+                  ->ForEachMessage([&](const MessageInfo& info) {
+                    newest = ToHex(info.id);
+                    return Status::Ok();
+                  })
+                  .ok());
+  Catalog::MessageTail tail;
+  ASSERT_TRUE(archive_
+                  ->WithCatalog([&](Catalog& c) {
+                    MV_ASSIGN_OR_RETURN(tail, c.Tail());
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(tail.count, 20u);
+  ASSERT_TRUE(tail.last_id.has_value());
+  EXPECT_EQ(ToHex(*tail.last_id), newest);
+}
+
 TEST_F(SmallIndexTest, LostQueuePositionRescansWithoutDuplicates) {
   // As if the catalog were rebuilt in another order: the recorded last id no
   // longer sits at the recorded position.
@@ -590,6 +650,39 @@ TEST_F(SmallIndexTest, UnknownSchemaVersionIsRefusedWithAdvice) {
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->indexed, 20u);
   EXPECT_TRUE(IndexSearcher::Open(IndexDir()).ok());
+}
+
+TEST_F(SmallIndexTest, WildcardMatchingTooManyWordsIsAnErrorNotAShortResult) {
+  {
+    auto batch = archive_->NewBatch();
+    ASSERT_TRUE(batch->BeginMessage().ok());
+    std::string text = "From: many@example.com\nSubject: many words\n\n";
+    for (unsigned i = 0; i <= kMaxWildcardTerms; ++i) text += "wild" + std::to_string(i) + " ";
+    ASSERT_TRUE(batch->Write(text + "\n").ok());
+    Provenance p;
+    p.source = "test";
+    p.key = "many";
+    ASSERT_TRUE(batch->FinishMessage(p).ok());
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  {
+    auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+    ASSERT_TRUE(indexer.ok());
+    ASSERT_TRUE((*indexer)->IndexPending(*archive_).ok());
+  }
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  auto too_many = (*searcher)->Search("wild*", SearchOptions());
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.status().message().find("make it longer"), std::string::npos)
+      << too_many.status().ToString();
+  auto ids = (*searcher)->MatchingIds("wild*", SearchOptions());
+  EXPECT_EQ(ids.status().code(), StatusCode::kInvalidArgument);
+  // wild1, wild10..wild19, wild100..wild199, wild1000..wild1999: 1111 words.
+  auto fewer = (*searcher)->Search("wild1*", SearchOptions());
+  ASSERT_TRUE(fewer.ok()) << fewer.status().ToString();
+  EXPECT_EQ(fewer->total, 1u);
 }
 
 TEST_F(SmallIndexTest, SecondWriterIsToldTheIndexIsBusy) {

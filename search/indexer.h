@@ -8,7 +8,10 @@
 // the uncommitted batch. Every document is written with replace_document() on
 // its unique id term, so a message redone (or seen twice because the catalog
 // was rebuilt in another order) replaces its document; the index never holds a
-// message twice. Ingest never waits for this: the archive knows nothing of the
+// message twice. When the catalog's message count and newest id match the
+// committed position, nothing is listed at all (Catalog::Tail: one query), so
+// checking an up-to-date index is cheap however large the archive. Ingest
+// never waits for this: the archive knows nothing of the
 // index, and IndexPending can run whenever the caller likes (`search` runs it
 // first; a daemon can call it in the background in bounded steps via `limit`).
 //
@@ -103,9 +106,10 @@ class Indexer {
 };
 
 // `mailvault reindex`: builds a new index of every message of `archive` in
-// `index_dir` + ".new" (removed first if a previous attempt left it), and when it
-// is complete swaps it with `index_dir` atomically (renameat2 RENAME_EXCHANGE),
-// then deletes the old one. Until the swap, searches use the old index; a crash
+// `index_dir` + ".new" (removed first if a previous attempt left it), compacts it
+// into `index_dir` + ".compact" (Xapian::Database::compact; if that fails the
+// uncompacted one is used), swaps that with `index_dir` atomically (renameat2
+// RENAME_EXCHANGE), then deletes the old one. Until the swap, searches use the old index; a crash
 // leaves the old index in place. kUnavailable when another process is writing
 // the current index.
 Result<IndexReport> RebuildIndex(Archive& archive, const std::string& index_dir,

@@ -73,6 +73,10 @@ class Parser {
   }
 
   Result<Xapian::Query> Parse() {
+    if (text_.size() > kMaxQueryBytes) {
+      return Error(kMaxQueryBytes, "the query is too long (" + std::to_string(text_.size()) +
+                                       " bytes; at most " + std::to_string(kMaxQueryBytes) + ")");
+    }
     Status s = Tokenize();
     if (!s.ok()) return s;
     if (tokens_.size() == 1) {
@@ -257,10 +261,24 @@ class Parser {
 
   Status ParsePrimary(Xapian::Query* out) {
     const Token& t = Next();
+    if (t.kind == TokenKind::kWord || t.kind == TokenKind::kPhrase ||
+        t.kind == TokenKind::kField) {
+      if (++terms_ > kMaxQueryTerms) {
+        return Error(t.offset,
+                     "too many search terms (at most " + std::to_string(kMaxQueryTerms) + ")");
+      }
+    }
     switch (t.kind) {
       case TokenKind::kLParen: {
         if (Peek().kind == TokenKind::kRParen) return Error(t.offset, "empty parentheses");
-        MV_RETURN_IF_ERROR(ParseOr(out));
+        if (depth_ == kMaxQueryDepth) {
+          return Error(t.offset, "parentheses nested too deeply (at most " +
+                                     std::to_string(kMaxQueryDepth) + " levels)");
+        }
+        ++depth_;
+        Status inner = ParseOr(out);
+        --depth_;
+        MV_RETURN_IF_ERROR(inner);
         if (Peek().kind != TokenKind::kRParen) {
           return Error(t.offset, "'(' is never closed");
         }
@@ -296,7 +314,7 @@ class Parser {
         if (star == 0) return Error(offset, "a wildcard needs at least one character before '*'");
         std::string stem = Xapian::Unicode::tolower(text.substr(0, star));
         *out = Xapian::Query(Xapian::Query::OP_WILDCARD, prefix + stem, kWildcardLimit,
-                             Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
+                             Xapian::Query::WILDCARD_LIMIT_ERROR);
         return Status::Ok();
       }
     }
@@ -323,7 +341,7 @@ class Parser {
     if (value.size() > 1 && value.back() == '*') {
       return Filter(Xapian::Query(Xapian::Query::OP_WILDCARD,
                                   std::string(prefix) + value.substr(0, value.size() - 1),
-                                  kWildcardLimit, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT));
+                                  kWildcardLimit, Xapian::Query::WILDCARD_LIMIT_ERROR));
     }
     return Filter(Xapian::Query(schema::BooleanTerm(prefix, value)));
   }
@@ -384,7 +402,7 @@ class Parser {
           lower.size() == 64
               ? Xapian::Query(std::string(schema::kPrefixId) + lower)
               : Xapian::Query(Xapian::Query::OP_WILDCARD, std::string(schema::kPrefixId) + lower,
-                              kWildcardLimit, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
+                              kWildcardLimit, Xapian::Query::WILDCARD_LIMIT_ERROR);
       *out = Filter(Xapian::Query(Xapian::Query::OP_OR, archive_id, header));
     } else {
       *out = Filter(header);
@@ -568,15 +586,17 @@ class Parser {
     return Status::Ok();
   }
 
-  // Wildcards expand to at most this many terms (the most frequent), so that
-  // "a*" on a large index stays bounded.
-  static constexpr Xapian::termcount kWildcardLimit = 2000;
+  // Wildcards expand to at most this many terms; more is an error at search
+  // time (Xapian::WildcardError), never a silently shortened result.
+  static constexpr Xapian::termcount kWildcardLimit = kMaxWildcardTerms;
 
   std::string_view text_;
   const QueryParseOptions& options_;
   Xapian::QueryParser qp_;
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;     // parentheses open around the current position
+  size_t terms_ = 0;  // leaves parsed so far
 };
 
 }  // namespace

@@ -30,6 +30,14 @@
 //   size:>N, size:>=N, size:<N, size:<=N, size:N..M, size:N (exact)
 //                N: bytes with an optional unit k, M, G (1024-based), e.g. 1M
 //
+// Limits (each broken one is a kInvalidArgument saying which and where, so a
+// hostile or runaway query cannot exhaust the stack, memory or the matcher):
+// at most kMaxQueryBytes bytes, kMaxQueryDepth levels of nested parentheses,
+// kMaxQueryTerms search terms (words, phrases and field values), and a wildcard
+// may expand to at most kMaxWildcardTerms index terms: beyond that the search
+// (IndexSearcher, where the index is known) fails with kInvalidArgument instead
+// of silently dropping matches, which a compliance search must not do.
+//
 // Errors: a malformed query is kInvalidArgument whose message starts with
 // "column N: " (1-based, counted in characters) and says what is wrong, e.g.
 // "column 7: unknown field 'form' (known: from, to, ...)". An empty query is an
@@ -47,6 +55,11 @@
 #include "base/status.h"
 
 namespace mailvault {
+
+inline constexpr size_t kMaxQueryBytes = 4096;
+inline constexpr int kMaxQueryDepth = 32;
+inline constexpr size_t kMaxQueryTerms = 256;
+inline constexpr unsigned kMaxWildcardTerms = 2000;
 
 struct QueryParseOptions {
   // "Now" for relative dates, in unix seconds. Callers pass Clock::NowUnixSeconds()

@@ -65,6 +65,42 @@ TEST(QueryParserTest, MalformedQueriesSayWhereAndWhat) {
   }
 }
 
+TEST(QueryParserTest, LimitsAreErrorsThatSayWhich) {
+  auto parse = [](const std::string& q) { return ParseQuery(q, QueryParseOptions()); };
+  auto expect_error = [&](const std::string& q, const std::string& says) {
+    Result<Xapian::Query> r = parse(q);
+    ASSERT_FALSE(r.ok()) << says;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message().rfind("column ", 0), 0u) << r.status().message();
+    EXPECT_NE(r.status().message().find(says), std::string::npos) << r.status().message();
+  };
+  // Length.
+  std::string words;
+  while (words.size() + 5 <= kMaxQueryBytes) words += "word ";
+  EXPECT_TRUE(parse(words.substr(0, 200)).ok());
+  expect_error(std::string(kMaxQueryBytes + 1, 'a'), "too long");
+  // Nesting: the limit itself is fine, one more level is not.
+  auto nested = [](int depth) {
+    return std::string(static_cast<size_t>(depth), '(') + "a" +
+           std::string(static_cast<size_t>(depth), ')');
+  };
+  EXPECT_TRUE(parse(nested(kMaxQueryDepth)).ok());
+  expect_error(nested(kMaxQueryDepth + 1), "nested too deeply");
+  expect_error(std::string(2000, '('), "nested too deeply");  // no stack overflow
+  // Terms.
+  auto terms = [](size_t n) {
+    std::string q;
+    for (size_t i = 0; i < n; ++i) q += "t" + std::to_string(i) + (i % 2 ? " OR " : " ");
+    return q + "end";
+  };
+  EXPECT_TRUE(parse(terms(kMaxQueryTerms - 1)).ok());
+  expect_error(terms(kMaxQueryTerms), "too many search terms");
+  // NOT chains are a loop, not recursion.
+  std::string nots;
+  for (int i = 0; i < 500; ++i) nots += "NOT ";
+  EXPECT_TRUE(parse(nots + "a").ok());
+}
+
 struct TermCase {
   std::string query;
   std::vector<std::string> contains;  // substrings of Query::get_description()

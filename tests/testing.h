@@ -32,6 +32,13 @@ std::string TestData(const std::string& relative);
 // Path of the built `mailvault` executable.
 std::string MailvaultBinary();
 
+// The absolute path of `program` found on $PATH; "" when it is not installed.
+std::string FindProgram(const std::string& program);
+// True when running in CI (CI=true, as .ci/run is started): a test that needs a
+// tool scripts/install-deps.sh installs then fails when the tool is missing,
+// where a developer's run skips it.
+bool InCi();
+
 // Writes `data` to `path`, replacing it. Aborts the test program on failure.
 void WriteFile(const std::string& path, const std::string& data);
 std::string ReadFile(const std::string& path);
