@@ -36,11 +36,6 @@ std::string BuildDir() {
   return std::filesystem::path(testing::MailvaultBinary()).parent_path().parent_path().string();
 }
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
 class BrowserTest : public DovecotSuite {
  protected:
   testing::TempDir dir_;
@@ -53,7 +48,7 @@ TEST_F(BrowserTest, SearchViewDownloadExportCollectAndAuditInChromium) {
                      std::filesystem::exists("/usr/bin/chromium") &&
                      std::filesystem::exists("/usr/bin/node");
   if (!tools) {
-    if (InCi()) FAIL() << "the browser tools are missing: run scripts/test.sh (it installs them)";
+    if (testing::InCi()) FAIL() << "the browser tools are missing: run scripts/test.sh (it installs them)";
     GTEST_SKIP() << "no Chromium, Node.js or " << playwright
                  << " (scripts/install-browser-tools.sh installs it)";
   }
