@@ -5,6 +5,8 @@
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <istream>
 #include <thread>
 
 #include "base/log.h"
@@ -23,11 +27,63 @@
 namespace mailvault {
 namespace {
 
+// Poco leaves a request body that the handler did not read in the connection:
+// on keep-alive the next request would be parsed from its bytes (a POST whose
+// `{}` nobody read turned the next GET into "{}GET"). After every handler, what
+// is left of the body is read and dropped, up to `limit`; a larger rest closes
+// the connection instead.
+class BodyDrainingHandler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  BodyDrainingHandler(Poco::Net::HTTPRequestHandler* inner, uint64_t limit)
+      : inner_(inner), limit_(limit) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    try {
+      inner_->handleRequest(request, response);
+    } catch (...) {
+      Drain(request);
+      throw;
+    }
+    Drain(request);
+  }
+
+ private:
+  void Drain(Poco::Net::HTTPServerRequest& request) {
+    // Without a length or chunking a request has no body (RFC 9112 6.3), but
+    // Poco would read such a POST's stream until the connection closes.
+    if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return;
+    try {
+      std::istream& in = request.stream();
+      char buf[8192];
+      uint64_t discarded = 0;
+      while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        discarded += static_cast<uint64_t>(in.gcount());
+        if (discarded > limit_) return Abort(request);
+      }
+    } catch (const std::exception&) {
+      Abort(request);
+    }
+  }
+  static void Abort(Poco::Net::HTTPServerRequest& request) {
+    auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
+    if (impl != nullptr) impl->session().abort();
+  }
+
+  std::unique_ptr<Poco::Net::HTTPRequestHandler> inner_;
+  uint64_t limit_;
+};
+
 class RouterFactory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit RouterFactory(HttpRouter router) : router_(std::move(router)) {}
+  RouterFactory(HttpRouter router, uint64_t drain_limit)
+      : router_(std::move(router)), drain_limit_(drain_limit) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override {
+    return new BodyDrainingHandler(Route(request), drain_limit_);
+  }
+
+ private:
+  Poco::Net::HTTPRequestHandler* Route(const Poco::Net::HTTPServerRequest& request) {
     Poco::Net::HTTPRequestHandler* handler = nullptr;
     try {
       handler = router_(request);
@@ -41,8 +97,8 @@ class RouterFactory final : public Poco::Net::HTTPRequestHandlerFactory {
     return handler;
   }
 
- private:
   HttpRouter router_;
+  uint64_t drain_limit_;
 };
 
 class FixedHandler final : public Poco::Net::HTTPRequestHandler {
@@ -51,8 +107,7 @@ class FixedHandler final : public Poco::Net::HTTPRequestHandler {
       : status_(status), type_(std::move(type)), body_(std::move(body)) {}
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
-    // Whatever the client sent is not wanted; the server closes the
-    // connection if a body is left unread.
+    // Whatever the client sent is not wanted (BodyDrainingHandler drops it).
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status_));
     response.setContentType(type_);
     response.set("Cache-Control", "no-store");
@@ -131,7 +186,7 @@ Result<std::unique_ptr<HttpListener>> HttpListener::Start(const HttpListenerOpti
     const int threads = std::max(1, options.max_threads);
     listener->pool_ = std::make_unique<Poco::ThreadPool>(std::min(2, threads), threads);
     listener->server_ = std::make_unique<Poco::Net::HTTPServer>(
-        new RouterFactory(std::move(router)), *listener->pool_, *socket, params);
+        new RouterFactory(std::move(router), options.max_unread_body), *listener->pool_, *socket, params);
     listener->server_->start();
   } catch (const Poco::Net::SSLException& e) {
     return Status::InvalidArgument("TLS for " + where + ": " + e.displayText());

@@ -49,6 +49,9 @@ struct HttpListenerOptions {
   // load benchmark (bench/run_web_bench.sh); threads that wait cost no CPU.
   int max_threads = 64;
   int max_queued = 64;  // connections waiting for a thread; more are refused
+  // A request body the handler left unread is read and dropped up to this
+  // many bytes so that the connection can be kept; beyond, it is closed.
+  uint64_t max_unread_body = 2u << 20;
   std::chrono::seconds timeout{30};  // socket send/receive
   std::chrono::seconds keep_alive{15};
 };

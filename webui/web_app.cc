@@ -352,7 +352,6 @@ struct WebApp::Impl {
   // Streams through the response; aborts the connection on a failure midway
   // so the client sees a broken transfer, not a complete-looking short one.
   void AbortConnection(Call& c);
-  void DiscardUnreadBody(Call& c);
 
   Status Login(Call& c);
   Status Logout(Call& c);
@@ -425,35 +424,8 @@ void WebApp::Impl::AbortConnection(Call& c) {
   if (impl != nullptr) impl->session().abort();
 }
 
-// Poco leaves a request body the handler did not read in the connection: on
-// keep-alive the next request would be parsed from its bytes (a POST with a
-// body nobody reads turned the next GET into "{}GET"). What is left is read
-// and dropped, up to a bound; beyond it the connection is closed.
-void WebApp::Impl::DiscardUnreadBody(Call& c) {
-  if (!c.req.hasContentLength() && !c.req.getChunkedTransferEncoding()) return;
-  try {
-    std::istream& in = c.req.stream();
-    char buf[8192];
-    uint64_t discarded = 0;
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-      discarded += static_cast<uint64_t>(in.gcount());
-      if (discarded > o.max_body_bytes + (1u << 20)) {
-        AbortConnection(c);
-        return;
-      }
-    }
-  } catch (const std::exception&) {
-    AbortConnection(c);
-  }
-}
-
 void WebApp::Impl::Handle(HTTPServerRequest& req, HTTPServerResponse& resp) {
   Call c{req, resp, req.getMethod(), {}, {}, {}, {}, {}, {}};
-  struct BodyDiscarder {
-    Impl* app;
-    Call* call;
-    ~BodyDiscarder() { app->DiscardUnreadBody(*call); }
-  } discard_unread_body{this, &c};
   resp.set("X-Content-Type-Options", "nosniff");
   resp.set("Referrer-Policy", "no-referrer");
   resp.set("X-Frame-Options", "DENY");

@@ -1,6 +1,8 @@
 // WebApp: the web UI's HTTP side — the JSON API under /api/ (doc/api.md) and
 // the front end's files — as Poco request handlers that `mailvault serve`
-// mounts in its own Poco::Net::HTTPServer.
+// mounts in its HttpListener (daemon/http_listener.h), which also drops what a
+// handler left unread of a request body, so that kept-alive connections stay
+// in step; serve it through one.
 //
 //   auto app = WebApp::Create(options);            // once, at start
 //   factory: if (auto* h = app->CreateRequestHandler(request)) return h;

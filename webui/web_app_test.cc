@@ -1,4 +1,4 @@
-// The JSON API over real HTTP: a Poco HTTPServer on 127.0.0.1 (port 0) serving
+// The JSON API over real HTTP: the daemon's HttpListener on 127.0.0.1 (port 0) serving
 // WebApp's handlers, on a real archive and index in a TempDir. Every endpoint,
 // every role, CSRF, session expiry, bad input, the audit chain, rate limiting.
 #include "webui/web_app.h"
@@ -8,12 +8,10 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +21,7 @@
 
 #include "archive/archive.h"
 #include "base/clock.h"
+#include "daemon/http_listener.h"
 #include "search/indexer.h"
 #include "tests/testing.h"
 #include "webui/user_store.h"
@@ -88,23 +87,11 @@ class FakeControl : public CollectionControl {
 };
 
 // What the daemon does: WebApp's handler when it owns the path, its own otherwise.
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(WebApp* app) : app_(app) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest& request) override {
-    if (auto* h = app_->CreateRequestHandler(request)) return h;
-    return new DaemonHandler;
+class DaemonHandler : public Poco::Net::HTTPRequestHandler {
+  void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& r) override {
+    r.setContentType("text/plain");
+    r.send() << "daemon";
   }
-
- private:
-  class DaemonHandler : public Poco::Net::HTTPRequestHandler {
-    void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& r) override {
-      r.setContentType("text/plain");
-      r.send() << "daemon";
-    }
-  };
-  WebApp* app_;
 };
 
 struct Reply {
@@ -177,16 +164,23 @@ class WebAppTest : public ::testing::Test {
     ASSERT_TRUE(app.ok()) << app.status().ToString();
     app_ = std::move(*app);
 
-    socket_ = std::make_unique<Poco::Net::ServerSocket>(Poco::Net::SocketAddress("127.0.0.1", 0));
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(4);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(app_.get()), *socket_, params);
-    server_->start();
-    port_ = socket_->address().port();
+    // Served as the daemon serves it: through its HttpListener.
+    HttpListenerOptions lo;
+    lo.port = 0;
+    lo.max_threads = 4;
+    WebApp* web = app_.get();
+    auto listener = HttpListener::Start(
+        lo, [web](const Poco::Net::HTTPServerRequest& request) -> Poco::Net::HTTPRequestHandler* {
+          if (auto* h = web->CreateRequestHandler(request)) return h;
+          return new DaemonHandler;
+        });
+    ASSERT_TRUE(listener.ok()) << listener.status().ToString();
+    server_ = std::move(*listener);
+    port_ = static_cast<uint16_t>(server_->port());
   }
 
   void TearDown() override {
-    if (server_) server_->stopAll(true);
+    if (server_) server_->Stop();
     server_.reset();
     app_.reset();
     archive_.reset();
@@ -260,8 +254,7 @@ class WebAppTest : public ::testing::Test {
   FakeControl control_;
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<WebApp> app_;
-  std::unique_ptr<Poco::Net::ServerSocket> socket_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<HttpListener> server_;
   uint16_t port_ = 0;
   std::string m1_raw_, m2_raw_, m3_raw_;
   std::string m1_, m2_, m3_;
