@@ -173,6 +173,15 @@ Status ReadAttachment(const MessageFile& file, size_t index, AttachmentPart* inf
   return result;
 }
 
+Result<bool> HasHtmlBody(const MessageFile& file) {
+  bool found = false;
+  MV_RETURN_IF_ERROR(ParseFile(file, [&](GMimeObject* top) {
+    size_t parts = 0;
+    found = FindHtmlBody(top, 0, &parts) != nullptr;
+  }));
+  return found;
+}
+
 Result<std::optional<std::string>> ReadHtmlBody(const MessageFile& file, size_t max_bytes) {
   std::optional<std::string> html;
   Status decoded;

@@ -65,5 +65,7 @@ Status ReadAttachment(const MessageFile& file, size_t index, AttachmentPart* inf
 // served to a sandboxed frame under a Content-Security-Policy that forbids
 // scripts and remote loads (doc/api.md).
 Result<std::optional<std::string>> ReadHtmlBody(const MessageFile& file, size_t max_bytes);
+// Whether ReadHtmlBody would find one, without decoding it.
+Result<bool> HasHtmlBody(const MessageFile& file);
 
 }  // namespace mailvault

@@ -841,8 +841,8 @@ Status WebApp::Impl::Message(Call& c, const std::string& id) {
   headers.set("message_id", m.message_id);
   out.set("headers", headers);
   out.set("text", m.body_text);
-  MV_ASSIGN_OR_RETURN(std::optional<std::string> html, ReadHtmlBody(file, kMaxHtmlBytes));
-  out.set("html", html.has_value());
+  MV_ASSIGN_OR_RETURN(bool html, HasHtmlBody(file));
+  out.set("html", html);
   Array attachments;
   for (const AttachmentPart& a : parts) {
     Object att;
