@@ -52,6 +52,15 @@ std::string Mail(int i, const std::string& body = "") {
          "\n\n" + (body.empty() ? "body of message " + std::to_string(i) + "\n" : body);
 }
 
+// `verify` runs and finds nothing wrong (the first fault is shown otherwise).
+void ExpectVerifiesClean(Archive& a) {
+  VerifyReport report;
+  ASSERT_TRUE(a.Verify(&report).ok());
+  EXPECT_TRUE(report.ok()) << (report.faults.empty() ? std::string()
+                                                     : report.faults.front().where + ": " +
+                                                           report.faults.front().problem);
+}
+
 class ArchiveTest : public ::testing::Test {
  protected:
   ArchiveOptions Options() {
@@ -212,9 +221,7 @@ TEST_F(ArchiveTest, TornTailIsCutWithALogLine) {
   for (const auto& l : lines) told |= l.find("torn tail") != std::string::npos;
   EXPECT_TRUE(told);
   EXPECT_EQ(Read(*a, m->id), testing::CanonicalizeForTest(Mail(1)));
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok());
+  ExpectVerifiesClean(*a);
 }
 
 TEST_F(ArchiveTest, RecordsWrittenBeforeALostCatalogCommitAreRecovered) {
@@ -392,9 +399,7 @@ TEST_F(ArchiveTest, DictionaryIsTrainedAndUsedAcrossReopen) {
   a.reset();
   a = OpenArchive(o);
   for (int i = 0; i < 200; i += 17) EXPECT_FALSE(Read(*a, ids[i]).empty());
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok());
+  ExpectVerifiesClean(*a);
 }
 
 TEST_F(ArchiveTest, FullDiskRefusesWithoutHarmingWhatIsArchived) {
@@ -424,9 +429,7 @@ TEST_F(ArchiveTest, FullDiskRefusesWithoutHarmingWhatIsArchived) {
   a = OpenArchive(o);
   EXPECT_EQ(a->Stats()->messages, 1u);
   EXPECT_EQ(Read(*a, m1->id), testing::CanonicalizeForTest(Mail(1)));
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok()) << report.faults[0].where << ": " << report.faults[0].problem;
+  ExpectVerifiesClean(*a);
   // Space is back: the same message goes in now.
   batch = a->NewBatch();
   ASSERT_TRUE(Add(*batch, big, "2", 4096).ok());
@@ -458,9 +461,7 @@ TEST_F(ArchiveTest, ConcurrentBatchesShareSegmentsSafely) {
   EXPECT_EQ(stats->segments, 201u);  // 200 header blocks + one shared body
   a.reset();
   a = OpenArchive(Options());
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok());
+  ExpectVerifiesClean(*a);
 }
 
 TEST_F(ArchiveTest, SecondWriterIsRefusedAndReadOnlyWorks) {
@@ -528,9 +529,7 @@ TEST_F(ArchiveTest, NearDuplicateHeaderBlocksAreStoredAsDeltas) {
                        std::to_string(i) + "\n" + common + "\nthe same body\n";
     EXPECT_EQ(Read(*a, ids[i]), testing::CanonicalizeForTest(mail));
   }
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok());
+  ExpectVerifiesClean(*a);
 }
 
 // Records of one type in a pack, in order: offset and payload.
@@ -599,9 +598,7 @@ TEST_F(ArchiveTest, SmallSegmentsOfABatchShareBlocks) {
   // Each message reads back byte-exact, from a fresh process's view and after a rebuild.
   a = OpenArchive(o);
   for (const auto& [id, mail] : mails) EXPECT_EQ(Read(*a, id), testing::CanonicalizeForTest(mail));
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok()) << report.faults.front().problem;
+  ExpectVerifiesClean(*a);
   a.reset();
   RebuildFromPacks(o);
   a = OpenArchive(o);
@@ -720,9 +717,7 @@ TEST_F(ArchiveTest, ATornBlockRecordIsCutOnOpen) {
   auto more = a->NewBatch();
   auto m2 = Add(*more, Mail(2), "2");
   ASSERT_TRUE(more->Commit().ok());
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok());
+  ExpectVerifiesClean(*a);
   EXPECT_EQ(Read(*a, m2->id), testing::CanonicalizeForTest(Mail(2)));
 }
 
@@ -755,9 +750,7 @@ TEST_F(ArchiveTest, RecordsWrittenBeforeBlocksStillRead) {
     auto a = OpenArchive(o);
     EXPECT_EQ(a->Stats()->messages, 60u);
     for (const auto& [id, mail] : mails) EXPECT_EQ(Read(*a, id), testing::CanonicalizeForTest(mail));
-    VerifyReport report;
-    ASSERT_TRUE(a->Verify(&report).ok());
-    EXPECT_TRUE(report.ok());
+    ExpectVerifiesClean(*a);
   };
   check();
   RebuildFromPacks(o);
@@ -791,9 +784,7 @@ TEST_F(ArchiveTest, MessagesNamingSegmentsByHashStillRebuild) {
   auto a = OpenArchive(o);
   EXPECT_EQ(a->Stats()->messages, 1u);
   EXPECT_EQ(Read(*a, Sha256::Of(mail)), mail);
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok());
+  ExpectVerifiesClean(*a);
 }
 
 // A copy whose first copy is already stored (in a block of an earlier batch)
@@ -822,9 +813,7 @@ TEST_F(ArchiveTest, DeltasAgainstABaseInABlock) {
   RebuildFromPacks(o);
   a = OpenArchive(o);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Read(*a, ids[i]), testing::CanonicalizeForTest(copy(i)));
-  VerifyReport report;
-  ASSERT_TRUE(a->Verify(&report).ok());
-  EXPECT_TRUE(report.ok());
+  ExpectVerifiesClean(*a);
 }
 
 // Catalog schema 4 adds segments.block_offset; rows from before are whole records.
