@@ -271,28 +271,29 @@ uint64_t QueueStart(const Xapian::Database& db, const std::vector<MessageInfo>& 
 // catalog holds exactly `indexed_count` messages and the newest is the last one
 // indexed. One COUNT instead of listing every message, so that a search or an
 // idle daemon pass on a large archive with nothing new costs next to nothing.
-Result<bool> NothingPending(Archive& archive, const Xapian::Database& db) {
+Result<bool> NothingPending(Archive& archive, const Xapian::Database& db,
+                            const std::string& index_dir) {
   Catalog::MessageTail tail;
   MV_RETURN_IF_ERROR(archive.WithCatalog([&](Catalog& catalog) {
     MV_ASSIGN_OR_RETURN(tail, catalog.Tail());
     return Status::Ok();
   }));
-  std::string count_text = db.get_metadata(schema::kMetadataIndexedCount);
-  uint64_t count = count_text.empty() ? 0 : std::strtoull(count_text.c_str(), nullptr, 10);
-  if (tail.count != count) return false;
-  if (count == 0) return true;
-  return tail.last_id && ToHex(*tail.last_id) == db.get_metadata(schema::kMetadataIndexedLastId);
+  try {
+    std::string count_text = db.get_metadata(schema::kMetadataIndexedCount);
+    uint64_t count = count_text.empty() ? 0 : std::strtoull(count_text.c_str(), nullptr, 10);
+    if (tail.count != count) return false;
+    if (count == 0) return true;
+    return tail.last_id && ToHex(*tail.last_id) == db.get_metadata(schema::kMetadataIndexedLastId);
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir);
+  }
 }
 
 }  // namespace
 
 Result<uint64_t> Indexer::PendingCount(Archive& archive) {
-  try {
-    MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db));
-    if (nothing) return uint64_t{0};
-  } catch (const Xapian::Error& e) {
-    return XapianStatus(e, "search index " + index_dir_);
-  }
+  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_));
+  if (nothing) return uint64_t{0};
   MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
   try {
     bool rescan = false;
@@ -305,12 +306,8 @@ Result<uint64_t> Indexer::PendingCount(Archive& archive) {
 
 Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
   IndexReport report;
-  try {
-    MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db));
-    if (nothing) return report;
-  } catch (const Xapian::Error& e) {
-    return XapianStatus(e, "search index " + index_dir_);
-  }
+  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_));
+  if (nothing) return report;
   MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
   Xapian::WritableDatabase& db = *state_->db;
   DocumentBuilder builder(options_.stem_language);
