@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -599,7 +600,11 @@ Result<AccountLock> AccountLock::Acquire(const std::string& data_dir, const std:
   return AccountLock(std::move(fd));
 }
 
-Result<std::vector<RunRecord>> RecentRuns(Archive& archive, std::string_view account, int limit) {
+namespace {
+
+// The runs `where` selects (with `bind` binding its parameters), newest first.
+Result<std::vector<RunRecord>> SelectRuns(Archive& archive, const std::string& where,
+                                          const std::function<void(SqliteStatement&)>& bind) {
   std::vector<RunRecord> out;
   MV_RETURN_IF_ERROR(archive.WithCatalog([&](Catalog& c) -> Status {
     MV_ASSIGN_OR_RETURN(
@@ -607,9 +612,8 @@ Result<std::vector<RunRecord>> RecentRuns(Archive& archive, std::string_view acc
         c.database().Prepare(
             "SELECT id, account, started_at, ended_at, state, seen, archived_before, "
             "new, duplicate, failed, skipped, deleted, removed, bytes, complete, "
-            "error FROM collection_runs WHERE (?1='' OR account=?1) "
-            "ORDER BY id DESC LIMIT ?2"));
-    st.Bind(1, account).Bind(2, static_cast<int64_t>(limit));
+            "error FROM collection_runs " + where));
+    bind(st);
     for (;;) {
       MV_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) return Status::Ok();
@@ -629,6 +633,21 @@ Result<std::vector<RunRecord>> RecentRuns(Archive& archive, std::string_view acc
     }
   }));
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<RunRecord>> RecentRuns(Archive& archive, std::string_view account, int limit) {
+  return SelectRuns(archive, "WHERE (?1='' OR account=?1) ORDER BY id DESC LIMIT ?2",
+                    [&](SqliteStatement& st) { st.Bind(1, account).Bind(2, static_cast<int64_t>(limit)); });
+}
+
+Result<std::vector<RunRecord>> LatestRunOfEachAccount(Archive& archive) {
+  // collection_runs_by_account(account, id) answers the inner query.
+  return SelectRuns(archive,
+                    "WHERE id IN (SELECT max(id) FROM collection_runs GROUP BY account) "
+                    "ORDER BY id DESC",
+                    [](SqliteStatement&) {});
 }
 
 Result<std::vector<RunItem>> RunItems(Archive& archive, int64_t run_id) {

@@ -182,6 +182,9 @@ struct RunRecord {
   std::optional<std::string> error;
 };
 Result<std::vector<RunRecord>> RecentRuns(Archive& archive, std::string_view account, int limit);
+// The newest run of every account that has one (one query, whatever the
+// number of accounts), newest first.
+Result<std::vector<RunRecord>> LatestRunOfEachAccount(Archive& archive);
 // The failed/skipped items recorded for run `run_id`.
 Result<std::vector<RunItem>> RunItems(Archive& archive, int64_t run_id);
 

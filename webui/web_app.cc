@@ -13,6 +13,7 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -1017,9 +1018,39 @@ Result<Account> WebApp::Impl::AccountFromJson(const Object& body, const std::str
   return a;
 }
 
+namespace {
+
+Object RunJson(const RunRecord& r) {
+  Object run;
+  run.set("id", r.id);
+  run.set("account", r.account);
+  run.set("started_at", IsoTime(r.started_at));
+  run.set("ended_at", r.ended_at ? Poco::Dynamic::Var(IsoTime(*r.ended_at)) : Poco::Dynamic::Var());
+  run.set("state", r.state);
+  run.set("seen", r.seen);
+  run.set("archived_before", r.archived_before);
+  run.set("new", r.new_messages);
+  run.set("duplicate", r.duplicate);
+  run.set("failed", r.failed);
+  run.set("skipped", r.skipped);
+  run.set("deleted", r.deleted);
+  run.set("removed", r.removed);
+  run.set("bytes", r.bytes);
+  run.set("complete", r.complete);
+  run.set("error", r.error ? Poco::Dynamic::Var(*r.error) : Poco::Dynamic::Var());
+  return run;
+}
+
+}  // namespace
+
 Status WebApp::Impl::Accounts(Call& c) {
   if (c.method == "GET") {
     MV_ASSIGN_OR_RETURN(std::vector<Account> list, accounts.List());
+    std::map<std::string, RunRecord> last_run;
+    if (c.user->role != Role::kUser) {
+      MV_ASSIGN_OR_RETURN(std::vector<RunRecord> latest, LatestRunOfEachAccount(*o.archive));
+      for (RunRecord& r : latest) last_run.emplace(r.account, std::move(r));
+    }
     Array out;
     for (const Account& a : list) {
       if (c.user->role == Role::kUser) {
@@ -1028,7 +1059,11 @@ Status WebApp::Impl::Accounts(Call& c) {
         mine.set("name", a.name);  // users see their accounts' names only
         out.add(mine);
       } else {
-        out.add(AccountJson(a));
+        Object account = AccountJson(a);
+        auto run = last_run.find(a.name);
+        account.set("last_run", run != last_run.end() ? Poco::Dynamic::Var(RunJson(run->second))
+                                                      : Poco::Dynamic::Var());
+        out.add(account);
       }
     }
     Object doc;
@@ -1154,26 +1189,7 @@ Status WebApp::Impl::Runs(Call& c) {
   MV_ASSIGN_OR_RETURN(std::vector<RunRecord> runs,
                       RecentRuns(*o.archive, c.Param("account"), static_cast<int>(limit)));
   Array out;
-  for (const RunRecord& r : runs) {
-    Object run;
-    run.set("id", r.id);
-    run.set("account", r.account);
-    run.set("started_at", IsoTime(r.started_at));
-    run.set("ended_at", r.ended_at ? Poco::Dynamic::Var(IsoTime(*r.ended_at)) : Poco::Dynamic::Var());
-    run.set("state", r.state);
-    run.set("seen", r.seen);
-    run.set("archived_before", r.archived_before);
-    run.set("new", r.new_messages);
-    run.set("duplicate", r.duplicate);
-    run.set("failed", r.failed);
-    run.set("skipped", r.skipped);
-    run.set("deleted", r.deleted);
-    run.set("removed", r.removed);
-    run.set("bytes", r.bytes);
-    run.set("complete", r.complete);
-    run.set("error", r.error ? Poco::Dynamic::Var(*r.error) : Poco::Dynamic::Var());
-    out.add(run);
-  }
+  for (const RunRecord& r : runs) out.add(RunJson(r));
   Object doc;
   doc.set("runs", out);
   return SendJson(c, 200, doc);

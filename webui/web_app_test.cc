@@ -698,6 +698,45 @@ TEST_F(WebAppTest, UnreadRequestBodiesDoNotLeakIntoTheNextRequestOnTheConnection
   EXPECT_EQ(me.json()->getValue<std::string>("name"), "root");
 }
 
+// The dashboard's "last run" column: every account's newest run, from one
+// listing, however many runs other accounts had since.
+TEST_F(WebAppTest, AccountsCarryTheirNewestRun) {
+  Login root = LogIn("root", "root-pw");
+  Login alice = LogIn("alice", "alice-pw");
+  for (const char* name : {"box1", "box2"}) {
+    ASSERT_EQ(Send("POST", "/api/accounts", &root,
+                   std::string(R"({"name":")") + name +
+                       R"(","host":"127.0.0.1","port":1,"user":"u","password":"p"})")
+                  .status,
+              201);
+  }
+  ASSERT_TRUE(Sql("INSERT INTO collection_runs(id, account, started_at, ended_at, state, new) "
+                  "VALUES(1, 'box1', 100, 110, 'ok', 7), (2, 'box1', 200, 210, 'failed', 0)")
+                  .ok());
+  ASSERT_TRUE(Sql("WITH RECURSIVE n(i) AS (SELECT 3 UNION ALL SELECT i + 1 FROM n WHERE i < 1002) "
+                  "INSERT INTO collection_runs(id, account, started_at, state) "
+                  "SELECT i, 'elsewhere', 300 + i, 'ok' FROM n")
+                  .ok());
+  Reply list = Send("GET", "/api/accounts", &root);
+  ASSERT_EQ(list.status, 200) << list.body;
+  std::map<std::string, Object::Ptr> by_name;
+  auto accounts = list.json()->getArray("accounts");
+  for (size_t i = 0; i < accounts->size(); ++i) {
+    Object::Ptr a = accounts->getObject(static_cast<unsigned>(i));
+    by_name[a->getValue<std::string>("name")] = a;
+  }
+  ASSERT_EQ(by_name.count("box1"), 1u);
+  Object::Ptr box1_run = by_name["box1"]->getObject("last_run");
+  ASSERT_TRUE(box1_run) << list.body;
+  EXPECT_EQ(box1_run->getValue<int64_t>("id"), 2);
+  EXPECT_EQ(box1_run->getValue<std::string>("state"), "failed");
+  ASSERT_EQ(by_name.count("box2"), 1u);
+  EXPECT_TRUE(by_name["box2"]->isNull("last_run")) << list.body;
+  Reply mine = Send("GET", "/api/accounts", &alice);
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_FALSE(mine.json()->getArray("accounts")->getObject(0)->has("last_run"));
+}
+
 TEST_F(WebAppTest, RunsLiveAndStats) {
   Login root = LogIn("root", "root-pw");
   Login alice = LogIn("alice", "alice-pw");

@@ -35,14 +35,12 @@ function chart(perDay) {
   return el('div', { class: 'chart' }, svg);
 }
 
-// Each account's schedule state (live) and its newest run (history), joined.
+// Each account (with its newest run) and its schedule state (live), joined.
 export async function accountRows() {
-  const [live, list, history] = await Promise.all([api.liveRuns(), api.accounts(), api.runs({ limit: 500 })]);
+  const [live, list] = await Promise.all([api.liveRuns(), api.accounts()]);
   const schedules = new Map((live.schedules || []).map((s) => [s.account, s]));
-  const last = new Map();
-  for (const r of history.runs || []) if (!last.has(r.account)) last.set(r.account, r);
   const rows = (list.accounts || []).map((a) => ({ ...a, schedule_state: schedules.get(a.name) || null,
-    last_run: last.get(a.name) || null }));
+    last_run: a.last_run || null }));
   return { live, rows };
 }
 
