@@ -4,7 +4,7 @@
 #   bench/run_web_bench.sh [--quick] [--messages N] [--seed S] [--duration S]
 #                          [--connections C] [--wrk-threads T] [--cache-dir DIR]
 #                          [--build-dir DIR] [--no-build] [--fresh]
-#                          [--mix mixed|selective|floor]
+#                          [--mix mixed|selective|floor|cold]
 #
 # 1. Builds mailvault, generate_corpus and web_bench_server (bench/web_bench_server.cc:
 #    the Daemon with the WebApp mounted, what `mailvault serve` runs).
@@ -25,6 +25,11 @@
 #    cheap search (HTTP, session, audit, JSON), for comparison with the mix.
 # --mix floor: one search that matches nothing (an id no message has): the
 #    server's own cost per search without Xapian's (still audited).
+# --mix cold: 2,000 different searches built from the index's own words,
+#    senders and days (words, pairs, senders, weeks, days, attachments, NOT,
+#    phrases), each asked rarely enough that the server's count cache (256
+#    entries, least recently used first) never holds it: every search counts
+#    its total and facets anew.
 # --quick: 20,000 messages, 10 s (about 2 minutes from nothing; for iterating).
 # --fresh: rebuild the cached archive. Every run stops by itself: wrk after its
 # duration, the server after at most 30 minutes even if this script dies.
@@ -78,6 +83,18 @@ fi
 mailvault="$build_dir/app/mailvault"
 generate="$build_dir/bench/generate_corpus"
 server="$build_dir/bench/web_bench_server"
+
+urlencode() {
+  local s=$1 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case "$c" in
+      [a-zA-Z0-9.~_-]) out+="$c" ;;
+      *) out+=$(printf '%%%02X' "'$c") ;;
+    esac
+  done
+  printf '%s' "$out"
+}
 
 # ---- The archive, cached by seed and size ----
 cache="$cache_root/$seed-$messages"
@@ -143,17 +160,6 @@ if [[ ! -f $cache/ready ]]; then
   week_start=$(day "${files[4]}")
   week_end=$(date -u -d "$week_start + 6 days" +%Y-%m-%d)
   month=$(day "${files[2]}" | cut -c1-7)
-  urlencode() {
-    local s=$1 out="" c i
-    for ((i = 0; i < ${#s}; i++)); do
-      c=${s:i:1}
-      case "$c" in
-        [a-zA-Z0-9.~_-]) out+="$c" ;;
-        *) out+=$(printf '%%%02X' "'$c") ;;
-      esac
-    done
-    printf '%s' "$out"
-  }
   q() { printf '/api/search?q=%s%s\n' "$(urlencode "$1")" "${2:+&$2}"; }
   {
     q "budget"                                  # a word
@@ -181,9 +187,42 @@ fi
 # The selective subset: lines of the mix that match few messages.
 sed -n '3p;4p;10p;12p;16p' "$cache/queries" >"$cache/queries.selective"
 echo "/api/search?q=id%3A000000000000" >"$cache/queries.floor"
+if [[ $mix == cold && ! -s $cache/queries.cold ]]; then
+  # Every 97th word of the index (lowercase letters, 4 or more) and of the
+  # sender terms, every day: the same list for the same archive.
+  command -v xapian-delve >/dev/null || apt-get install -y xapian-tools >/dev/null
+  xapian-delve -1 -a "$data/index" | grep -E '^[a-z]{4,}$' | awk 'NR % 97 == 1' >"$cache/words"
+  xapian-delve -1 -A XFROM "$data/index" | sed 's/^XFROM//' | grep -E '^[a-z]{3,}$' |
+    awk 'NR % 7 == 1' >"$cache/senders"
+  xapian-delve -1 -A XDAY "$data/index" |
+    sed -n 's/^XDAY\([0-9]\{4\}\)\([0-9]\{2\}\)\([0-9]\{2\}\)$/\1-\2-\3/p' >"$cache/days"
+  awk -v n=2000 '
+    FILENAME ~ /words$/ { w[nw++] = $0; next }
+    FILENAME ~ /senders$/ { s[ns++] = $0; next }
+    { d[nd++] = $0 }
+    END {
+      for (i = 0; i < n; i++) {
+        a = w[(i * 7919) % nw]; b = w[(i * 104729 + 13) % nw]
+        day = d[(i * 31) % nd]; week_end = d[((i * 31) % nd + 6) % nd]
+        t = i % 8
+        if (t == 0) q = a
+        else if (t == 1) q = a " " b
+        else if (t == 2) q = "from:" s[(i * 17) % ns]
+        else if (t == 3) q = a " date:" day ".." week_end
+        else if (t == 4) q = "date:" day
+        else if (t == 5) q = a " has:attachment"
+        else if (t == 6) q = a " -" b "\tsort=relevance"
+        else q = "\"" a " " b "\""
+        print q
+      }
+    }' "$cache/words" "$cache/senders" "$cache/days" |
+  while IFS=$'\t' read -r text extra; do
+    printf '/api/search?q=%s%s\n' "$(urlencode "$text")" "${extra:+&$extra}"
+  done >"$cache/queries.cold"
+fi
 case "$mix" in
-  mixed|selective|floor) queries="$cache/queries" ;;
-  *) echo "run_web_bench.sh: --mix is mixed, selective or floor" >&2; exit 2 ;;
+  mixed|selective|floor|cold) queries="$cache/queries" ;;
+  *) echo "run_web_bench.sh: --mix is mixed, selective, floor or cold" >&2; exit 2 ;;
 esac
 if [[ $mix != mixed ]]; then queries="$cache/queries.$mix"; fi
 

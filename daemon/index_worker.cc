@@ -1,5 +1,8 @@
 #include "daemon/index_worker.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "base/log.h"
 
 namespace mailvault {
@@ -45,6 +48,24 @@ void IndexWorker::Loop() {
 
 void IndexWorker::Pass() {
   auto indexer = Indexer::Open(options_.index_dir, options_.indexer);
+  if (!indexer.ok() && indexer.status().code() == StatusCode::kUnsupported) {
+    // An index of another schema or Xapian format (mailvault was upgraded):
+    // nothing in it can be searched by this version, and everything in it
+    // comes from the archive, so it is started over and filled in the usual
+    // steps, which Stop() can end and /metrics shows as pending.
+    LogWarning("index: " + indexer.status().ToString() +
+               "; rebuilding it from the archive in the background");
+    const std::string old_dir = options_.index_dir + ".old";
+    std::error_code ec;
+    std::filesystem::remove_all(old_dir, ec);
+    std::filesystem::rename(options_.index_dir, old_dir, ec);
+    if (ec) {
+      LogError("index: cannot move the old index aside: " + ec.message());
+      return;
+    }
+    std::filesystem::remove_all(old_dir, ec);
+    indexer = Indexer::Open(options_.index_dir, options_.indexer);
+  }
   if (!indexer.ok()) {
     // Usually the CLI holds the write lock for a moment; the next wake-up retries.
     LogDebug("index: not now: " + indexer.status().ToString());

@@ -1,7 +1,10 @@
 // The parts of the index schema that are code rather than constants.
 #include "search/index_schema.h"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 
 #include "base/sha256.h"
 
@@ -28,6 +31,19 @@ std::string BooleanTerm(std::string_view prefix, std::string_view value) {
     term += "#" + ToHex(Sha256::Of(value));
   }
   return term;
+}
+
+std::string DayTerm(int64_t unix_seconds) {
+  using namespace std::chrono;
+  // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+  constexpr int64_t kFirst = -62167219200, kLast = 253402300799;
+  const int64_t t = std::clamp(unix_seconds, kFirst, kLast);
+  const int64_t day_number = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+  const year_month_day ymd{sys_days{days{day_number}}};
+  char digits[16];
+  std::snprintf(digits, sizeof digits, "%04d%02u%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return std::string(kPrefixDay) + digits;
 }
 
 Status CheckSchemaVersion(std::string_view stored_version, uint64_t doc_count,

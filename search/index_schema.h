@@ -14,7 +14,8 @@
 //   probabilistic prefixed terms        from, to, cc, bcc, subject, attachment
 //   (with positions, stemmed as above)  file name: kPrefixFrom ... kPrefixFilename
 //   boolean terms (exact, no wdf)       unique id, Message-ID header, account,
-//                                       attachment type, has:attachment, flags
+//                                       attachment type, has:attachment, flags,
+//                                       the UTC day of the date
 //   values                              ValueSlot below
 //   data                                DocumentData (search/index_schema.h):
 //                                       what a result line shows, no search needed
@@ -34,7 +35,8 @@
 namespace mailvault::index_schema {
 
 // Version 1: this file as first written.
-inline constexpr int kSchemaVersion = 1;
+// Version 2: kPrefixDay.
+inline constexpr int kSchemaVersion = 2;
 
 // Metadata keys (Xapian user metadata, committed atomically with documents).
 inline constexpr const char* kMetadataSchemaVersion = "mailvault.schema_version";
@@ -55,6 +57,10 @@ inline constexpr const char* kPrefixAccount = "XACCOUNT";  // POP3 account name
 inline constexpr const char* kPrefixAttachmentType = "XTYPE";  // lowercase type/subtype
 inline constexpr const char* kPrefixHas = "XHAS";  // + "attachment"
 inline constexpr const char* kPrefixFlag = "XFLAG";  // + a kFlag* below
+// + "YYYYMMDD", the UTC day of kSlotDate (DayTerm). The terms sort like the
+// days, and their term frequencies say how many messages each day holds, so a
+// date-sorted search can look at the newest days only (search/index_search.cc).
+inline constexpr const char* kPrefixDay = "XDAY";
 
 // Probabilistic (text) prefixes, indexed with the TermGenerator.
 inline constexpr const char* kPrefixFrom = "XFROM";
@@ -87,6 +93,11 @@ enum ValueSlot : unsigned {
 // make it longer is stored as prefix + "#" + SHA-256 hex of the value, both by
 // the indexer and the query parser, so exact matches still work.
 std::string BooleanTerm(std::string_view prefix, std::string_view value);
+
+// kPrefixDay + the UTC day of `unix_seconds` as "YYYYMMDD". Years outside
+// 0000..9999 are clamped into it, which keeps the terms in the order of the
+// dates: every message of a day term sorts after every message of an earlier one.
+std::string DayTerm(int64_t unix_seconds);
 
 // What a search result shows without reading the archive: the document data,
 // one "key=value" line per field, newlines in values replaced by spaces.

@@ -5,6 +5,8 @@
 #include <xapian.h>
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -113,6 +115,18 @@ bool HasFreeTextTerms(const Xapian::Query& query) {
   return false;
 }
 
+// The length of `s` without a UTF-8 sequence cut off at its end (one whose
+// lead byte promises more bytes than follow it).
+size_t WithoutCutCharacter(std::string_view s) {
+  size_t lead = s.size();
+  auto continuation = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; };
+  while (lead > 0 && s.size() - lead < 4 && continuation(s[lead - 1])) --lead;
+  if (lead == 0) return s.size();
+  const auto b = static_cast<unsigned char>(s[lead - 1]);
+  const size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+  return s.size() - (lead - 1) < length ? lead - 1 : s.size();
+}
+
 // The start of `text` as a snippet with nothing to highlight: white space
 // collapsed, HTML-escaped like MSet::snippet, cut at a UTF-8 boundary near
 // `bytes` with `omit` after it. What MSet::snippet gives for such a query,
@@ -126,11 +140,8 @@ std::string LeadingSnippet(std::string_view text, size_t bytes, const std::strin
       continue;
     }
     if (plain.size() + (space ? 1 : 0) >= bytes) {
-      // Back to the start of a UTF-8 sequence, then to the last word break.
-      while (!plain.empty() && (static_cast<unsigned char>(plain.back()) & 0xC0) == 0x80) {
-        plain.pop_back();
-      }
-      if (!plain.empty() && static_cast<unsigned char>(plain.back()) >= 0xC0) plain.pop_back();
+      // Without a character cut in half, then back to the last word break.
+      plain.resize(WithoutCutCharacter(plain));
       if (size_t cut = plain.rfind(' '); cut != std::string::npos && cut > bytes / 2) {
         plain.resize(cut);
       }
@@ -154,17 +165,136 @@ std::string LeadingSnippet(std::string_view text, size_t bytes, const std::strin
   return out;
 }
 
+// The kPrefixDay terms with how many messages each day holds, newest first.
+using DayCounts = std::vector<std::pair<std::string, Xapian::doccount>>;
+
+DayCounts ReadDays(const Xapian::Database& db) {
+  DayCounts days;
+  for (auto t = db.allterms_begin(schema::kPrefixDay); t != db.allterms_end(schema::kPrefixDay);
+       ++t) {
+    days.emplace_back(*t, t.get_termfreq());
+  }
+  std::reverse(days.begin(), days.end());
+  return days;
+}
+
+void ConfigureSort(Xapian::Enquire* enquire, SearchSort sort) {
+  if (sort == SearchSort::kDate) {
+    enquire->set_sort_by_value_then_relevance(schema::kSlotDate, /*reverse=*/true);
+  } else {
+    enquire->set_sort_by_relevance_then_value(schema::kSlotDate, /*reverse=*/true);
+  }
+  enquire->set_docid_order(Xapian::Enquire::DESCENDING);
+}
+
+// One page of a date-sorted search matching about `estimated` messages, read
+// from the newest days only. Xapian cannot stop a value sort early: it reads
+// every match. Filtered to a window of the newest days, it reads only the
+// matches of those days, and since every message outside the window is older
+// than every message in it (day terms are whole UTC days of the date), the
+// window's first `offset + limit` matches are the whole search's. The window
+// starts at the days expected to hold twice the page's matches, if they are
+// spread like the messages, and grows fourfold until it holds the page.
+Xapian::MSet DatePageFromNewestDays(const Xapian::Database& db, const DayCounts& days,
+                                    const Xapian::Query& query, Xapian::doccount estimated,
+                                    Xapian::doccount offset, Xapian::doccount limit) {
+  const double need = static_cast<double>(offset) + limit;
+  const double share = static_cast<double>(std::max<Xapian::doccount>(estimated, 1)) /
+                       std::max<Xapian::doccount>(db.get_doccount(), 1);
+  double window_messages = std::max(2 * need / share, 2 * need);
+  for (;;) {
+    std::vector<Xapian::Query> window;
+    double in_window = 0;
+    size_t i = 0;
+    for (; i < days.size() && in_window < window_messages; ++i) {
+      window.emplace_back(days[i].first);
+      in_window += days[i].second;
+    }
+    Xapian::Enquire enquire(db);
+    ConfigureSort(&enquire, SearchSort::kDate);
+    if (i == days.size()) {
+      enquire.set_query(query);
+      return enquire.get_mset(offset, limit);
+    }
+    enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query,
+                                    Xapian::Query(Xapian::Query::OP_OR, window.begin(),
+                                                  window.end())));
+    Xapian::MSet page = enquire.get_mset(offset, limit);
+    if (page.get_matches_lower_bound() >= need) return page;
+    window_messages *= 4;
+  }
+}
+
+// The three facets' spies of one pass.
+class FacetSpies {
+ public:
+  explicit FacetSpies(const Xapian::Database& db)
+      : accounts_(db, schema::kSlotAccount),
+        domains_(db, schema::kSlotSenderDomain),
+        years_(db, schema::kSlotYear) {}
+  void AddTo(Xapian::Enquire* enquire) {
+    enquire->add_matchspy(&accounts_);
+    enquire->add_matchspy(&domains_);
+    enquire->add_matchspy(&years_);
+  }
+  SearchFacets Facets(size_t values) const {
+    SearchFacets facets;
+    facets.account = accounts_.Top(values);
+    facets.sender_domain = domains_.Top(values);
+    facets.year = years_.All();
+    std::sort(facets.year.begin(), facets.year.end(),
+              [](const FacetValue& a, const FacetValue& b) { return a.value > b.value; });
+    return facets;
+  }
+
+ private:
+  FacetSpy accounts_, domains_, years_;
+};
+
 }  // namespace
 
 struct IndexSearcher::State {
   Xapian::Database db;
+  std::shared_ptr<SearchCountCache> counts;  // may be null
+  DayCounts days;                            // of the snapshot days_revision
+  std::optional<Xapian::rev> days_revision;
 };
+
+std::optional<SearchCountCache::Counts> SearchCountCache::Get(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto found = by_key_.find(key);
+  if (found == by_key_.end()) return std::nullopt;
+  entries_.splice(entries_.begin(), entries_, found->second);
+  return found->second->second;
+}
+
+void SearchCountCache::Put(const std::string& key, Counts counts) {
+  std::lock_guard lock(mutex_);
+  if (capacity_ == 0) return;
+  if (auto found = by_key_.find(key); found != by_key_.end()) {
+    found->second->second = std::move(counts);
+    entries_.splice(entries_.begin(), entries_, found->second);
+    return;
+  }
+  entries_.emplace_front(key, std::move(counts));
+  by_key_[key] = entries_.begin();
+  if (entries_.size() > capacity_) {
+    by_key_.erase(entries_.back().first);
+    entries_.pop_back();
+  }
+}
+
+size_t SearchCountCache::size() {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
 
 IndexSearcher::IndexSearcher(std::string index_dir)
     : index_dir_(std::move(index_dir)), state_(new State) {}
 IndexSearcher::~IndexSearcher() = default;
 
-Result<std::unique_ptr<IndexSearcher>> IndexSearcher::Open(const std::string& index_dir) {
+Result<std::unique_ptr<IndexSearcher>> IndexSearcher::Open(
+    const std::string& index_dir, std::shared_ptr<SearchCountCache> counts) {
   if (!IsDirectory(index_dir)) {
     return Status::NotFound("no search index at " + index_dir +
                             " (`mailvault search` creates it; `mailvault reindex` rebuilds it)");
@@ -172,6 +302,7 @@ Result<std::unique_ptr<IndexSearcher>> IndexSearcher::Open(const std::string& in
   std::unique_ptr<IndexSearcher> searcher(new IndexSearcher(index_dir));
   try {
     searcher->state_->db = Xapian::Database(index_dir);
+    searcher->state_->counts = std::move(counts);
     const Xapian::Database& db = searcher->state_->db;
     MV_RETURN_IF_ERROR(schema::CheckSchemaVersion(db.get_metadata(schema::kMetadataSchemaVersion),
                                                   db.get_doccount(), index_dir));
@@ -209,34 +340,78 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
   // reopening and retrying once is the documented remedy.
   for (int attempt = 0;; ++attempt) {
     try {
-      Xapian::Enquire enquire(state_->db);
-      enquire.set_query(query);
-      if (options.sort == SearchSort::kDate) {
-        enquire.set_sort_by_value_then_relevance(schema::kSlotDate, /*reverse=*/true);
-      } else {
-        enquire.set_sort_by_relevance_then_value(schema::kSlotDate, /*reverse=*/true);
+      State& st = *state_;
+      const Xapian::rev revision = st.db.get_revision();
+      if (!st.days_revision || *st.days_revision != revision) {
+        st.days = ReadDays(st.db);
+        st.days_revision = revision;
       }
-      enquire.set_docid_order(Xapian::Enquire::DESCENDING);
-      FacetSpy accounts(state_->db, schema::kSlotAccount);
-      FacetSpy domains(state_->db, schema::kSlotSenderDomain);
-      FacetSpy years(state_->db, schema::kSlotYear);
-      if (options.facets) {
-        enquire.add_matchspy(&accounts);
-        enquire.add_matchspy(&domains);
-        enquire.add_matchspy(&years);
-      }
-      // check_at_least makes Xapian look at (up to) that many matches, which
-      // makes the total and the spies' counts exact for result sets that size.
-      Xapian::doccount check = static_cast<Xapian::doccount>(
+      const auto offset = static_cast<Xapian::doccount>(options.offset);
+      const auto limit = static_cast<Xapian::doccount>(options.limit);
+      const Xapian::doccount exact_up_to = static_cast<Xapian::doccount>(
           std::max<uint64_t>(options.exact_up_to, options.offset + options.limit));
-      Xapian::MSet mset = enquire.get_mset(static_cast<Xapian::doccount>(options.offset),
-                                           static_cast<Xapian::doccount>(options.limit), check);
       SearchResults results;
-      results.total_exact = mset.get_matches_lower_bound() == mset.get_matches_upper_bound();
-      results.total = mset.get_matches_estimated();
+      Xapian::MSet page;
+
+      // How many match, exactly if no more than sort_whole_up_to.
+      Xapian::Enquire probe(st.db);
+      probe.set_query(query);
+      probe.set_weighting_scheme(Xapian::BoolWeight());
+      const auto whole_bound = static_cast<Xapian::doccount>(
+          std::min<uint64_t>(options.sort_whole_up_to, st.db.get_doccount()));
+      const Xapian::MSet probed = probe.get_mset(0, 0, whole_bound + 1);
+
+      if (probed.get_matches_upper_bound() <= whole_bound) {
+        // Few matches: sort them all, count them and their facets in one pass.
+        Xapian::Enquire enquire(st.db);
+        enquire.set_query(query);
+        ConfigureSort(&enquire, options.sort);
+        FacetSpies spies(st.db);
+        if (options.facets) spies.AddTo(&enquire);
+        page = enquire.get_mset(offset, limit, exact_up_to);
+        results.total_exact = page.get_matches_lower_bound() == page.get_matches_upper_bound();
+        results.total = page.get_matches_estimated();
+        if (options.facets) results.facets = spies.Facets(options.facet_values);
+      } else {
+        // Many matches: the page without reading them all, the counts apart
+        // (and from the shared cache when a searcher counted them before).
+        if (options.sort == SearchSort::kDate) {
+          page = DatePageFromNewestDays(st.db, st.days, query, probed.get_matches_estimated(),
+                                        offset, limit);
+        } else {
+          Xapian::Enquire enquire(st.db);
+          enquire.set_query(query);
+          ConfigureSort(&enquire, options.sort);
+          page = enquire.get_mset(offset, limit);
+        }
+        const std::string key = st.db.get_uuid() + "/" + std::to_string(revision) + "/" +
+                                std::to_string(exact_up_to) + "/" +
+                                (options.facets ? std::to_string(options.facet_values) : "-") +
+                                "/" + query.get_description();
+        std::optional<SearchCountCache::Counts> counts;
+        if (st.counts) counts = st.counts->Get(key);
+        if (!counts) {
+          Xapian::Enquire counter(st.db);
+          counter.set_query(query);
+          counter.set_weighting_scheme(Xapian::BoolWeight());
+          FacetSpies spies(st.db);
+          if (options.facets) spies.AddTo(&counter);
+          const Xapian::MSet counted = counter.get_mset(0, 0, exact_up_to);
+          counts.emplace();
+          counts->total_exact =
+              counted.get_matches_lower_bound() == counted.get_matches_upper_bound();
+          counts->total = counted.get_matches_estimated();
+          if (options.facets) counts->facets = spies.Facets(options.facet_values);
+          if (st.counts) st.counts->Put(key, *counts);
+        }
+        results.total = counts->total;
+        results.total_exact = counts->total_exact;
+        results.facets = std::move(counts->facets);
+      }
+
       Xapian::Stem stem(options.stem_language);
       const bool highlight = HasFreeTextTerms(query);
-      for (auto it = mset.begin(); it != mset.end(); ++it) {
+      for (auto it = page.begin(); it != page.end(); ++it) {
         schema::DocumentData data = schema::ParseDocumentData(it.get_document().get_data());
         SearchHit hit;
         hit.id = data.id;
@@ -248,19 +423,12 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         // of the text in the index: ~0.8 ms per hit, most of a search's time on
         // 100,000 messages) and no SNIPPET_EXHAUSTIVE: the fragment with the
         // most query terms wins, which is what a reader scans for.
-        hit.snippet = highlight ? mset.snippet(data.text, options.snippet_bytes, stem,
+        hit.snippet = highlight ? page.snippet(data.text, options.snippet_bytes, stem,
                                                Xapian::MSet::SNIPPET_CJK_NGRAM,
                                                options.highlight_start, options.highlight_end,
                                                "...")
                                 : LeadingSnippet(data.text, options.snippet_bytes, "...");
         results.hits.push_back(std::move(hit));
-      }
-      if (options.facets) {
-        results.facets.account = accounts.Top(options.facet_values);
-        results.facets.sender_domain = domains.Top(options.facet_values);
-        results.facets.year = years.All();
-        std::sort(results.facets.year.begin(), results.facets.year.end(),
-                  [](const FacetValue& a, const FacetValue& b) { return a.value > b.value; });
       }
       return results;
     } catch (const Xapian::DatabaseModifiedError& e) {

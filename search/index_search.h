@@ -12,10 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -37,6 +41,11 @@ struct SearchOptions {
   // Totals and facets are exact when the query matches at most this many
   // messages; beyond it they are Xapian's estimates (total_exact false).
   uint64_t exact_up_to = 100000;
+  // A date-sorted search that matches more messages than this reads only the
+  // newest days of the index that hold its page (index_schema::kPrefixDay)
+  // instead of sorting every match; smaller result sets are sorted whole.
+  // The page is the same either way; tests lower this to compare the two.
+  uint64_t sort_whole_up_to = 5000;
   bool facets = true;
   size_t facet_values = 20;  // most frequent values per facet (years: all, newest first)
   size_t snippet_bytes = 200;
@@ -80,10 +89,39 @@ struct SearchResults {
   SearchFacets facets;  // empty unless SearchOptions::facets
 };
 
+// Totals and facet counts of searches that match many messages, shared by the
+// searchers of one index (a web server's pool of them). Counting every match of
+// a query that matches most of the archive is most of such a search's time, and
+// paging through results or coming back to a query asks for the same counts
+// again. Entries are keyed by the index's revision, so whatever the indexer
+// commits is counted anew; the least recently used entry goes first.
+// Thread-safe.
+class SearchCountCache {
+ public:
+  struct Counts {
+    uint64_t total = 0;
+    bool total_exact = true;
+    SearchFacets facets;
+  };
+  explicit SearchCountCache(size_t capacity = 256) : capacity_(capacity) {}
+  std::optional<Counts> Get(const std::string& key);
+  void Put(const std::string& key, Counts counts);
+  size_t size();
+
+ private:
+  using Entry = std::pair<std::string, Counts>;
+  size_t capacity_;
+  std::mutex mutex_;
+  std::list<Entry> entries_;  // most recently used first
+  std::unordered_map<std::string, std::list<Entry>::iterator> by_key_;
+};
+
 class IndexSearcher {
  public:
-  // Opens the index in `index_dir` for reading.
-  static Result<std::unique_ptr<IndexSearcher>> Open(const std::string& index_dir);
+  // Opens the index in `index_dir` for reading. With `counts`, totals and facets
+  // of broad searches are kept there for the searchers that share it.
+  static Result<std::unique_ptr<IndexSearcher>> Open(
+      const std::string& index_dir, std::shared_ptr<SearchCountCache> counts = nullptr);
   ~IndexSearcher();
   IndexSearcher(const IndexSearcher&) = delete;
   IndexSearcher& operator=(const IndexSearcher&) = delete;

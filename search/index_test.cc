@@ -12,6 +12,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <ctime>
+#include <memory>
 #include <map>
 #include <set>
 
@@ -508,6 +511,25 @@ class SmallIndexTest : public ::testing::Test {
   }
   std::string IndexDir() const { return IndexDirectory(dir_.path() + "/data"); }
 
+  // Archives `texts` in one batch, with provenance keys key_prefix + 0, 1, ...
+  void AddTexts(const std::vector<std::string>& texts, const std::string& key_prefix) {
+    auto batch = archive_->NewBatch();
+    for (size_t i = 0; i < texts.size(); ++i) {
+      ASSERT_TRUE(batch->BeginMessage().ok());
+      ASSERT_TRUE(batch->Write(texts[i]).ok());
+      Provenance p;
+      p.source = "test";
+      p.key = key_prefix + std::to_string(i);
+      ASSERT_TRUE(batch->FinishMessage(p).ok());
+    }
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  void IndexAll() {
+    auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+    ASSERT_TRUE(indexer.ok()) << indexer.status().ToString();
+    ASSERT_TRUE((*indexer)->IndexPending(*archive_).ok());
+  }
+
   // Indexes everything, then overwrites one metadata value behind the indexer's back.
   void IndexAllThenSetMetadata(const std::string& key, const std::string& value) {
     {
@@ -654,22 +676,11 @@ TEST_F(SmallIndexTest, UnknownSchemaVersionIsRefusedWithAdvice) {
 
 TEST_F(SmallIndexTest, WildcardMatchingTooManyWordsIsAnErrorNotAShortResult) {
   {
-    auto batch = archive_->NewBatch();
-    ASSERT_TRUE(batch->BeginMessage().ok());
     std::string text = "From: many@example.com\nSubject: many words\n\n";
     for (unsigned i = 0; i <= kMaxWildcardTerms; ++i) text += "wild" + std::to_string(i) + " ";
-    ASSERT_TRUE(batch->Write(text + "\n").ok());
-    Provenance p;
-    p.source = "test";
-    p.key = "many";
-    ASSERT_TRUE(batch->FinishMessage(p).ok());
-    ASSERT_TRUE(batch->Commit().ok());
+    AddTexts({text + "\n"}, "many");
   }
-  {
-    auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
-    ASSERT_TRUE(indexer.ok());
-    ASSERT_TRUE((*indexer)->IndexPending(*archive_).ok());
-  }
+  IndexAll();
   auto searcher = IndexSearcher::Open(IndexDir());
   ASSERT_TRUE(searcher.ok());
   auto too_many = (*searcher)->Search("wild*", SearchOptions());
@@ -683,6 +694,169 @@ TEST_F(SmallIndexTest, WildcardMatchingTooManyWordsIsAnErrorNotAShortResult) {
   auto fewer = (*searcher)->Search("wild1*", SearchOptions());
   ASSERT_TRUE(fewer.ok()) << fewer.status().ToString();
   EXPECT_EQ(fewer->total, 1u);
+}
+
+// Messages spread over five months, several to a day, with ties on the same
+// second and dates outside the usual years: enough for a date-sorted search to
+// take the path that reads only the newest days (sort_whole_up_to = 0) and be
+// compared with sorting every match (sort_whole_up_to = max).
+class DateSpreadIndexTest : public SmallIndexTest {
+ protected:
+  void SetUp() override {
+    SmallIndexTest::SetUp();  // 20 messages of 2024-01-01
+    const int64_t start = 1672531200;  // 2023-01-01T00:00:00Z
+    std::vector<std::string> texts;
+    for (int i = 0; i < 700; ++i) {
+      int64_t date = start + (i * 37 % 150) * 86400 + (i * 13 % 24) * 3600;
+      if (i % 50 == 0) date = start + 40 * 86400;  // the same second as others
+      std::string date_header;
+      if (i == 3) {
+        date_header = "Date: Sat, 01 Jan 1910 00:00:00 +0000\n";
+      } else if (i == 4) {
+        date_header = "Date: Fri, 01 Jan 2100 12:00:00 +0000\n";
+      } else if (i != 5) {  // 5: no Date header, dated by its archive time
+        char buf[64];
+        time_t t = static_cast<time_t>(date);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S +0000\n", &tm);
+        date_header = buf;
+      }
+      std::string words = "common";
+      if (i % 2 == 0) words += " even";
+      if (i % 7 == 0) words += " seventh";
+      if (i % 97 == 0) words += " rare";
+      if (i * 37 % 150 < 10) words += " early";
+      texts.push_back("From: s" + std::to_string(i) + "@d" + std::to_string(i % 5) +
+                      ".example\nSubject: spread " + std::to_string(i) + "\n" + date_header +
+                      "\n" + words + "\n");
+    }
+    AddTexts(texts, "spread");
+    IndexAll();
+  }
+
+  static std::vector<std::string> Ids(const SearchResults& r) {
+    std::vector<std::string> ids;
+    for (const SearchHit& h : r.hits) ids.push_back(h.id);
+    return ids;
+  }
+};
+
+TEST_F(DateSpreadIndexTest, NewestDaysGiveTheSamePagesAsSortingEveryMatch) {
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  size_t compared_hits = 0;
+  for (const char* q : {"common", "even", "seventh", "rare", "early", "common -even",
+                        "even OR seventh", "*", "from:d3.example", "nothingmatches"}) {
+    for (SearchSort sort : {SearchSort::kDate, SearchSort::kRelevance}) {
+      for (uint64_t offset : {0, 5, 37, 300, 690, 715, 900}) {
+        for (uint64_t limit : {1, 10, 25}) {
+          SCOPED_TRACE(std::string(q) + " offset " + std::to_string(offset) + " limit " +
+                       std::to_string(limit) +
+                       (sort == SearchSort::kDate ? " date" : " relevance"));
+          SearchOptions whole;
+          whole.sort = sort;
+          whole.offset = offset;
+          whole.limit = limit;
+          whole.sort_whole_up_to = UINT64_MAX;
+          SearchOptions newest = whole;
+          newest.sort_whole_up_to = 0;
+          auto expected = (*searcher)->Search(q, whole);
+          auto got = (*searcher)->Search(q, newest);
+          ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+          ASSERT_TRUE(got.ok()) << got.status().ToString();
+          EXPECT_EQ(Ids(*got), Ids(*expected));
+          EXPECT_EQ(got->total, expected->total);
+          EXPECT_EQ(got->total_exact, expected->total_exact);
+          EXPECT_EQ(got->facets.account, expected->facets.account);
+          EXPECT_EQ(got->facets.sender_domain, expected->facets.sender_domain);
+          EXPECT_EQ(got->facets.year, expected->facets.year);
+          compared_hits += expected->hits.size();
+        }
+      }
+    }
+  }
+  EXPECT_GT(compared_hits, 2000u);  // the comparison saw real pages, not empty ones
+
+  // And the date order itself: "common" page by page is the whole archive,
+  // newest first, against the dates the index stores.
+  SearchOptions o;
+  o.sort_whole_up_to = 0;
+  o.limit = 50;
+  int64_t previous = INT64_MAX;
+  std::set<std::string> seen;
+  for (o.offset = 0; o.offset < 720; o.offset += o.limit) {
+    auto page = (*searcher)->Search("common", o);
+    ASSERT_TRUE(page.ok());
+    for (const SearchHit& h : page->hits) {
+      EXPECT_LE(h.date, previous) << h.subject;
+      previous = h.date;
+      EXPECT_TRUE(seen.insert(h.id).second) << "twice: " << h.subject;
+    }
+  }
+  EXPECT_EQ(seen.size(), 720u);  // and the 20 of SmallIndexTest
+}
+
+TEST_F(DateSpreadIndexTest, SharedCountsAreKeptPerIndexRevision) {
+  auto counts = std::make_shared<SearchCountCache>(2);
+  auto searcher = IndexSearcher::Open(IndexDir(), counts);
+  ASSERT_TRUE(searcher.ok());
+  SearchOptions o;
+  o.sort_whole_up_to = 0;
+  auto first = (*searcher)->Search("common", o);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->total, 720u);
+  EXPECT_EQ(counts->size(), 1u);
+  auto again = (*searcher)->Search("common", o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->total, 720u);
+  EXPECT_EQ(again->facets.sender_domain, first->facets.sender_domain);
+  EXPECT_EQ(counts->size(), 1u);  // counted once
+
+  // Few matches are counted with their page and not kept.
+  o.sort_whole_up_to = 5000;
+  ASSERT_TRUE((*searcher)->Search("rare", o).ok());
+  EXPECT_EQ(counts->size(), 1u);
+
+  // What the indexer commits next is counted anew, not read from the cache.
+  Add(30);
+  IndexAll();
+  ASSERT_TRUE((*searcher)->Refresh().ok());
+  o.sort_whole_up_to = 0;
+  auto after = (*searcher)->Search("common", o);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->total, 750u);
+  ASSERT_FALSE(after->facets.year.empty());
+  EXPECT_EQ(after->facets.year.front(), (FacetValue{"2100", 1}));
+
+  // The least recently used entry goes when the cache is full.
+  ASSERT_TRUE((*searcher)->Search("even", o).ok());
+  ASSERT_TRUE((*searcher)->Search("seventh", o).ok());
+  EXPECT_EQ(counts->size(), 2u);
+}
+
+TEST_F(SmallIndexTest, SnippetWithoutHighlightsKeepsEveryWholeCharacter) {
+  std::string two_byte, three_byte;
+  for (int i = 0; i < 300; ++i) two_byte += "\xC3\xA9";      // é
+  for (int i = 0; i < 300; ++i) three_byte += "\xE2\x82\xAC";  // €
+  const std::string header = "From: a@example.com\nContent-Type: text/plain; charset=utf-8\n";
+  AddTexts({header + "Subject: cut0\n\n" + two_byte + "\n",
+            header + "Subject: cut1\n\n" + three_byte + "\n"},
+           "cut");
+  IndexAll();
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  SearchOptions o;
+  o.snippet_bytes = 200;
+  // Subject-only queries highlight nothing: the snippet is the start of the text.
+  auto two = (*searcher)->Search("subject:cut0", o);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->hits.size(), 1u);
+  EXPECT_EQ(two->hits[0].snippet, two_byte.substr(0, 200) + "...");  // 100 whole é
+  auto three = (*searcher)->Search("subject:cut1", o);
+  ASSERT_TRUE(three.ok());
+  ASSERT_EQ(three->hits.size(), 1u);
+  EXPECT_EQ(three->hits[0].snippet, three_byte.substr(0, 198) + "...");  // 66 whole €, not half
 }
 
 TEST_F(SmallIndexTest, SecondWriterIsToldTheIndexIsBusy) {

@@ -143,6 +143,7 @@ class DocumentBuilder {
                   Xapian::sortable_serialise(static_cast<double>(info.raw_length)));
     if (!first_account.empty()) doc.add_value(schema::kSlotAccount, first_account);
     doc.add_value(schema::kSlotYear, YearOf(date));
+    doc.add_boolean_term(schema::DayTerm(date));
     doc.set_data(schema::SerializeDocumentData(data));
     return doc;
   }

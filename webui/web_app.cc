@@ -296,13 +296,19 @@ class SearcherPool {
         idle_.pop_back();
       }
     }
-    if (s) {
-      MV_RETURN_IF_ERROR(s->Refresh());  // see what the indexer committed since
-    } else {
-      auto opened = IndexSearcher::Open(index_dir_);
+    // See what the indexer committed since; an index the daemon started over
+    // (IndexWorker, after an upgrade) cannot be refreshed, only opened anew.
+    if (s && !s->Refresh().ok()) s.reset();
+    if (!s) {
+      auto opened = IndexSearcher::Open(index_dir_, counts_);
       if (!opened.ok()) {
         if (opened.status().code() == StatusCode::kNotFound) {
           return Status::Unavailable("the search index is not built yet; try again shortly");
+        }
+        if (opened.status().code() == StatusCode::kUnsupported) {
+          return Status::Unavailable(
+              "the search index is being rebuilt for this version of mailvault; try again "
+              "shortly");
         }
         return opened.status();
       }
@@ -319,6 +325,7 @@ class SearcherPool {
     if (idle_.size() < 64) idle_.push_back(std::move(s));
   }
   std::string index_dir_;
+  std::shared_ptr<SearchCountCache> counts_ = std::make_shared<SearchCountCache>();
   std::mutex mutex_;
   std::vector<std::unique_ptr<IndexSearcher>> idle_;
 };
