@@ -308,7 +308,9 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
     if (error_output.size() == before) break;
   }
   result.error_output = CleanErrorOutput(std::move(error_output), input.path());
-  const std::string says = result.error_output.empty() ? "" : ": " + result.error_output;
+  // The first line says what went wrong; the rest is often a traceback.
+  const std::string first_line = result.error_output.substr(0, result.error_output.find("; "));
+  const std::string says = first_line.empty() ? "" : ": " + first_line;
   if (timed_out) {
     result.outcome = ConverterOutcome::kTimeout;
     result.detail =
@@ -348,7 +350,8 @@ ConverterResult ExtractAttachmentText(std::string_view mime_type, std::string_vi
   if (spec->exits_zero_on_bad_input && result.outcome == ConverterOutcome::kOk &&
       result.text.empty() && !result.error_output.empty()) {
     result.outcome = ConverterOutcome::kFailed;
-    result.detail = result.converter + " failed: " + result.error_output;
+    result.detail = result.converter + " failed: " +
+                    result.error_output.substr(0, result.error_output.find("; "));
   }
   return result;
 }
