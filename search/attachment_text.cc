@@ -24,53 +24,64 @@ struct ConverterSpec {
   std::vector<std::string_view> args;  // "{in}" is the input file
   std::vector<std::string_view> mime_types;  // lowercase
   std::vector<std::string_view> extensions;  // lowercase, with the dot
+  std::vector<std::string_view> signatures;  // how the files it reads begin
   // The tool exits 0 on input it cannot read and says so only on stderr, so no
   // output plus an error message is a failure.
   bool exits_zero_on_bad_input = false;
 };
+
+constexpr std::string_view kZip("PK\x03\x04", 4);
+constexpr std::string_view kOle("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8);
 
 const std::vector<ConverterSpec>& Converters() {
   static const std::vector<ConverterSpec> kConverters = {
       {"pdftotext",
        {"-q", "-enc", "UTF-8", "-nopgbrk", "{in}", "-"},
        {"application/pdf", "application/x-pdf", "application/acrobat"},
-       {".pdf"}},
+       {".pdf"},
+       {"%PDF-"}},
       // Without the "-" it writes FILE.txt beside the input.
       {"docx2txt",
        {"{in}", "-"},
        {"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "application/vnd.ms-word.document.macroenabled.12"},
-       {".docx", ".docm"}},
+       {".docx", ".docm"},
+       {kZip}},
       {"xlsx2csv",
        {"--all", "{in}"},
        {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "application/vnd.ms-excel.sheet.macroenabled.12"},
-       {".xlsx", ".xlsm"}},
+       {".xlsx", ".xlsm"},
+       {kZip}},
       // catdoc rather than antiword: mail clients often send RTF as
       // application/msword, which catdoc reads and antiword refuses, as it refuses
       // the small Word files LibreOffice writes ("text stream too small").
       {"catdoc",
        {"-d", "utf-8", "-w", "{in}"},
        {"application/msword", "application/rtf", "application/x-rtf"},
-       {".doc", ".dot", ".rtf"}},
+       {".doc", ".dot", ".rtf"},
+       {kOle, "{\\rtf"}},
       {"xls2csv",
        {"-d", "utf-8", "{in}"},
        {"application/vnd.ms-excel", "application/excel", "application/x-excel",
         "application/x-msexcel"},
        {".xls"},
+       {kOle},
        true},
       {"catppt",
        {"-d", "utf-8", "{in}"},
        {"application/vnd.ms-powerpoint", "application/mspowerpoint",
         "application/x-mspowerpoint"},
        {".ppt", ".pps"},
+       {kOle},
        true},
       {"odt2txt",
        {"--encoding=UTF-8", "--width=-1", "{in}"},
        {"application/vnd.oasis.opendocument.text",
         "application/vnd.oasis.opendocument.spreadsheet",
         "application/vnd.oasis.opendocument.presentation"},
-       {".odt", ".ods", ".odp"}},
+       {".odt", ".ods", ".odp"},
+       {kZip}},
   };
   return kConverters;
 }
@@ -83,18 +94,25 @@ std::string FindProgram(std::string_view name) {
   return "";
 }
 
-const ConverterSpec* SpecFor(std::string_view mime_type, std::string_view filename) {
-  std::string type(mime_type);
-  std::transform(type.begin(), type.end(), type.begin(),
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::string name(filename);
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+const ConverterSpec* SpecForType(std::string_view mime_type) {
+  const std::string type = Lowercase(mime_type);
   for (const auto& spec : Converters()) {
     if (std::find(spec.mime_types.begin(), spec.mime_types.end(), type) != spec.mime_types.end()) {
       return &spec;
     }
   }
+  return nullptr;
+}
+
+const ConverterSpec* SpecForName(std::string_view filename) {
+  const std::string name = Lowercase(filename);
   for (const auto& spec : Converters()) {
     for (std::string_view ext : spec.extensions) {
       if (name.size() > ext.size() &&
@@ -104,6 +122,33 @@ const ConverterSpec* SpecFor(std::string_view mime_type, std::string_view filena
     }
   }
   return nullptr;
+}
+
+const ConverterSpec* SpecFor(std::string_view mime_type, std::string_view filename) {
+  const ConverterSpec* by_type = SpecForType(mime_type);
+  return by_type != nullptr ? by_type : SpecForName(filename);
+}
+
+bool Reads(const ConverterSpec& spec, std::string_view data) {
+  return std::any_of(spec.signatures.begin(), spec.signatures.end(),
+                     [&](std::string_view sig) { return data.substr(0, sig.size()) == sig; });
+}
+
+// For these bytes: the MIME type's converter, unless the bytes are of a kind it
+// does not read and the file name's converter reads them (mail clients send a
+// .docx as application/msword, which catdoc cannot read); with neither, a PDF by
+// its signature.
+const ConverterSpec* SpecForData(std::string_view mime_type, std::string_view filename,
+                                 std::string_view data) {
+  const ConverterSpec* by_type = SpecForType(mime_type);
+  const ConverterSpec* by_name = SpecForName(filename);
+  if (by_type != nullptr && by_name != nullptr && !Reads(*by_type, data) &&
+      Reads(*by_name, data)) {
+    return by_name;
+  }
+  if (by_type != nullptr) return by_type;
+  if (by_name != nullptr) return by_name;
+  return data.substr(0, 5) == "%PDF-" ? SpecForType("application/pdf") : nullptr;
 }
 
 // A temporary file removed on destruction.
@@ -333,8 +378,7 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
 
 ConverterResult ExtractAttachmentText(std::string_view mime_type, std::string_view filename,
                                       std::string_view data, const ConverterLimits& limits) {
-  const ConverterSpec* spec = SpecFor(mime_type, filename);
-  if (spec == nullptr && data.substr(0, 5) == "%PDF-") spec = SpecFor("application/pdf", "");
+  const ConverterSpec* spec = SpecForData(mime_type, filename, data);
   ConverterResult result;
   if (spec == nullptr) return result;  // kNoConverter
   std::string path = FindProgram(spec->program);

@@ -53,7 +53,10 @@ struct ConverterResult {
 // extension; "" when none. E.g. ("application/pdf", "x.bin") -> "pdftotext".
 std::string ConverterFor(std::string_view mime_type, std::string_view filename);
 
-// Runs the converter for the attachment on `data`. Never throws.
+// Runs the converter for the attachment on `data`. Never throws. The MIME type's
+// converter is used unless `data` is of a kind it does not read (by its first
+// bytes: zip, OLE compound file, RTF, PDF) and the file name's converter reads
+// it: a .docx sent as application/msword goes to docx2txt.
 ConverterResult ExtractAttachmentText(std::string_view mime_type, std::string_view filename,
                                       std::string_view data, const ConverterLimits& limits);
 

@@ -412,6 +412,40 @@ TEST(AttachmentTextTest, ExtractsOfficeDocumentText) {
   }
 }
 
+// Mail clients send a .docx as application/msword or an .xlsx as
+// application/vnd.ms-excel: when the bytes are of a kind the type's converter
+// does not read and the name's converter does, the name decides.
+TEST(AttachmentTextTest, MislabelledOfficeDocumentsGoToTheConverterThatReadsThem) {
+  if (!ConvertersInstalled()) GTEST_SKIP() << "office converters not installed";
+  struct Case {
+    std::string file;
+    std::string mime_type;
+    std::string filename;
+    std::string converter;
+    std::string word;
+  };
+  const Case cases[] = {
+      {"marmoset.docx", "application/msword", "report.docx", "docx2txt", "marmoset"},
+      {"narwhal.xlsx", "application/vnd.ms-excel", "stock.xlsx", "xlsx2csv", "narwhal"},
+      {"wombat.doc", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+       "contract.doc", "catdoc", "Wombat"},
+      {"axolotl.odt", "application/msword", "minutes.odt", "odt2txt", "Axolotl"},
+      // The name's converter does not read these bytes either: the type decides.
+      {"capybara.xls", "application/msword", "forecast.docx", "catdoc", ""},
+      // The type's converter reads them: the name is not asked.
+      {"wombat.doc", "application/msword", "contract.xls", "catdoc", "Wombat"},
+  };
+  for (const Case& c : cases) {
+    std::string data = testing::ReadFile(testing::TestData("office/" + c.file));
+    ConverterResult r = ExtractAttachmentText(c.mime_type, c.filename, data, ConverterLimits());
+    EXPECT_EQ(r.converter, c.converter) << c.file << " as " << c.mime_type << " " << c.filename;
+    if (!c.word.empty()) {
+      EXPECT_EQ(r.outcome, ConverterOutcome::kOk) << c.file << ": " << r.detail;
+      EXPECT_NE(r.text.find(c.word), std::string::npos) << c.file << ": " << r.text;
+    }
+  }
+}
+
 // Damaged documents: every converter reports a failure instead of exiting 0
 // with no text (xls2csv and catppt do exit 0 and say so only on stderr).
 TEST(AttachmentTextTest, DamagedOfficeDocumentsAreFailures) {
