@@ -40,7 +40,10 @@ const std::vector<ConverterSpec>& Converters() {
        {"application/pdf", "application/x-pdf", "application/acrobat"},
        {".pdf"},
        {"%PDF-"}},
-      // Without the "-" it writes FILE.txt beside the input.
+      // Without the "-" it writes FILE.txt beside the input. It runs unzip through
+      // a shell with the input path in double quotes: the path is ours
+      // (mailvault-attachment-XXXXXX in the configured temp_dir), never the
+      // attachment's name.
       {"docx2txt",
        {"{in}", "-"},
        {"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
