@@ -12,7 +12,9 @@ build_packages=(
   libzstd-dev zstd
   libxapian-dev xapian-tools
   libgmime-3.0-dev libcli11-dev zlib1g-dev
-  poppler-utils
+  # Attachment text converters (search/attachment_text.h): PDF, Word, Excel,
+  # PowerPoint, RTF, OpenDocument.
+  poppler-utils docx2txt xlsx2csv catdoc odt2txt
   libargon2-dev
   libgtest-dev libgmock-dev googletest
 )

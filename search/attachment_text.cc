@@ -22,18 +22,69 @@ namespace {
 struct ConverterSpec {
   std::string_view program;
   std::vector<std::string_view> args;  // "{in}" is the input file
-  std::vector<std::string_view> mime_types;
+  std::vector<std::string_view> mime_types;  // lowercase
   std::vector<std::string_view> extensions;  // lowercase, with the dot
+  std::vector<std::string_view> signatures;  // how the files it reads begin
+  // The tool exits 0 on input it cannot read and says so only on stderr, so no
+  // output plus an error message is a failure.
+  bool exits_zero_on_bad_input = false;
 };
+
+constexpr std::string_view kZip("PK\x03\x04", 4);
+constexpr std::string_view kOle("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8);
 
 const std::vector<ConverterSpec>& Converters() {
   static const std::vector<ConverterSpec> kConverters = {
       {"pdftotext",
        {"-q", "-enc", "UTF-8", "-nopgbrk", "{in}", "-"},
        {"application/pdf", "application/x-pdf", "application/acrobat"},
-       {".pdf"}},
-      {"antiword", {"-w", "0", "{in}"}, {"application/msword"}, {".doc"}},
-      {"odt2txt", {"{in}"}, {"application/vnd.oasis.opendocument.text"}, {".odt"}},
+       {".pdf"},
+       {"%PDF-"}},
+      // Without the "-" it writes FILE.txt beside the input. It runs unzip through
+      // a shell with the input path in double quotes: the path is ours
+      // (mailvault-attachment-XXXXXX in the configured temp_dir), never the
+      // attachment's name.
+      {"docx2txt",
+       {"{in}", "-"},
+       {"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-word.document.macroenabled.12"},
+       {".docx", ".docm"},
+       {kZip}},
+      {"xlsx2csv",
+       {"--all", "{in}"},
+       {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-excel.sheet.macroenabled.12"},
+       {".xlsx", ".xlsm"},
+       {kZip}},
+      // catdoc rather than antiword: mail clients often send RTF as
+      // application/msword, which catdoc reads and antiword refuses, as it refuses
+      // the small Word files LibreOffice writes ("text stream too small").
+      {"catdoc",
+       {"-d", "utf-8", "-w", "{in}"},
+       {"application/msword", "application/rtf", "application/x-rtf"},
+       {".doc", ".dot", ".rtf"},
+       {kOle, "{\\rtf"}},
+      {"xls2csv",
+       {"-d", "utf-8", "{in}"},
+       {"application/vnd.ms-excel", "application/excel", "application/x-excel",
+        "application/x-msexcel"},
+       {".xls"},
+       {kOle},
+       true},
+      {"catppt",
+       {"-d", "utf-8", "{in}"},
+       {"application/vnd.ms-powerpoint", "application/mspowerpoint",
+        "application/x-mspowerpoint"},
+       {".ppt", ".pps"},
+       {kOle},
+       true},
+      {"odt2txt",
+       {"--encoding=UTF-8", "--width=-1", "{in}"},
+       {"application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation"},
+       {".odt", ".ods", ".odp"},
+       {kZip}},
   };
   return kConverters;
 }
@@ -46,18 +97,25 @@ std::string FindProgram(std::string_view name) {
   return "";
 }
 
-const ConverterSpec* SpecFor(std::string_view mime_type, std::string_view filename) {
-  std::string type(mime_type);
-  std::transform(type.begin(), type.end(), type.begin(),
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::string name(filename);
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+const ConverterSpec* SpecForType(std::string_view mime_type) {
+  const std::string type = Lowercase(mime_type);
   for (const auto& spec : Converters()) {
     if (std::find(spec.mime_types.begin(), spec.mime_types.end(), type) != spec.mime_types.end()) {
       return &spec;
     }
   }
+  return nullptr;
+}
+
+const ConverterSpec* SpecForName(std::string_view filename) {
+  const std::string name = Lowercase(filename);
   for (const auto& spec : Converters()) {
     for (std::string_view ext : spec.extensions) {
       if (name.size() > ext.size() &&
@@ -67,6 +125,33 @@ const ConverterSpec* SpecFor(std::string_view mime_type, std::string_view filena
     }
   }
   return nullptr;
+}
+
+const ConverterSpec* SpecFor(std::string_view mime_type, std::string_view filename) {
+  const ConverterSpec* by_type = SpecForType(mime_type);
+  return by_type != nullptr ? by_type : SpecForName(filename);
+}
+
+bool Reads(const ConverterSpec& spec, std::string_view data) {
+  return std::any_of(spec.signatures.begin(), spec.signatures.end(),
+                     [&](std::string_view sig) { return data.substr(0, sig.size()) == sig; });
+}
+
+// For these bytes: the MIME type's converter, unless the bytes are of a kind it
+// does not read and the file name's converter reads them (mail clients send a
+// .docx as application/msword, which catdoc cannot read); with neither, a PDF by
+// its signature.
+const ConverterSpec* SpecForData(std::string_view mime_type, std::string_view filename,
+                                 std::string_view data) {
+  const ConverterSpec* by_type = SpecForType(mime_type);
+  const ConverterSpec* by_name = SpecForName(filename);
+  if (by_type != nullptr && by_name != nullptr && !Reads(*by_type, data) &&
+      Reads(*by_name, data)) {
+    return by_name;
+  }
+  if (by_type != nullptr) return by_type;
+  if (by_name != nullptr) return by_name;
+  return data.substr(0, 5) == "%PDF-" ? SpecForType("application/pdf") : nullptr;
 }
 
 // A temporary file removed on destruction.
@@ -99,6 +184,48 @@ std::string TempDirFor(const ConverterLimits& limits) {
   return env != nullptr && *env != '\0' ? env : "/tmp";
 }
 
+// The start of a child's stderr: enough for a problem line.
+constexpr size_t kMaxErrorOutput = 512;
+
+// One pipe from the child, read without blocking into `sink` up to `cap` bytes.
+struct ChildOutput {
+  UniqueFd fd;
+  std::string* sink = nullptr;
+  size_t cap = 0;
+  bool open = true;
+  bool overflowed = false;  // the child wrote more than `cap`
+
+  void ReadAvailable(std::array<char, 65536>& buf) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n > 0) {
+      size_t room = cap - std::min(cap, sink->size());
+      sink->append(buf.data(), std::min(room, static_cast<size_t>(n)));
+      if (static_cast<size_t>(n) >= room) overflowed = true;
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      open = false;
+    }
+  }
+};
+
+// Printable ASCII only (it goes into problem lines), the input file's path named
+// "<input>", lines joined by "; ".
+std::string CleanErrorOutput(std::string text, const std::string& input_path) {
+  for (size_t at = text.find(input_path); !input_path.empty() && at != std::string::npos;
+       at = text.find(input_path, at + 7)) {
+    text.replace(at, input_path.size(), "<input>");
+  }
+  std::string out;
+  for (char c : text) {
+    if (c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += "; ";
+    } else {
+      out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  return out;
+}
+
 }  // namespace
 
 std::string ConverterFor(std::string_view mime_type, std::string_view filename) {
@@ -128,14 +255,22 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
 
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+  int out_fds[2];
+  int err_fds[2];
+  if (::pipe2(out_fds, O_CLOEXEC) != 0) {
     result.detail = result.converter + ": " + ErrnoToStatus(errno, "pipe").ToString();
     return result;
   }
-  UniqueFd read_end(pipe_fds[0]);
-  UniqueFd write_end(pipe_fds[1]);
-  UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  ChildOutput out{UniqueFd(out_fds[0]), &result.text, limits.max_output_bytes};
+  UniqueFd out_write(out_fds[1]);
+  if (::pipe2(err_fds, O_CLOEXEC) != 0) {
+    result.detail = result.converter + ": " + ErrnoToStatus(errno, "pipe").ToString();
+    return result;
+  }
+  std::string error_output;
+  ChildOutput err{UniqueFd(err_fds[0]), &error_output, kMaxErrorOutput};
+  UniqueFd err_write(err_fds[1]);
+  UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   const rlim_t cpu_seconds = static_cast<rlim_t>(
       std::chrono::duration_cast<std::chrono::seconds>(limits.timeout).count() + 1);
   const rlim_t memory = static_cast<rlim_t>(limits.max_memory_bytes);
@@ -147,12 +282,12 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
     return result;
   }
   if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    if (dev_null.valid()) {
-      ::dup2(dev_null.get(), 0);
-      ::dup2(dev_null.get(), 2);
-    }
-    ::dup2(write_end.get(), 1);
+    // Child: only async-signal-safe calls until exec. Its own process group, so
+    // that helpers it starts are killed with it.
+    ::setpgid(0, 0);
+    if (dev_null.valid()) ::dup2(dev_null.get(), 0);
+    ::dup2(out_write.get(), 1);
+    ::dup2(err_write.get(), 2);
     struct rlimit cpu = {cpu_seconds, cpu_seconds};
     ::setrlimit(RLIMIT_CPU, &cpu);
     struct rlimit as = {memory, memory};
@@ -162,10 +297,17 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
     ::execv(cargs[0], cargs.data());
     ::_exit(127);
   }
-  write_end.Reset();
-  ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+  // Also here, so that the group exists before any kill below, whichever of
+  // parent and child runs first.
+  ::setpgid(pid, pid);
+  out_write.Reset();
+  err_write.Reset();
+  ::fcntl(out.fd.get(), F_SETFL, O_NONBLOCK);
+  ::fcntl(err.fd.get(), F_SETFL, O_NONBLOCK);
+  auto kill_group = [pid] {
+    if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
+  };
 
-  bool eof = false;
   bool killed = false;
   bool timed_out = false;
   int status = 0;
@@ -174,27 +316,25 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
   while (!reaped) {
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline && !killed) {
-      ::kill(pid, SIGKILL);
+      kill_group();
       killed = timed_out = true;
     }
-    if (!eof && !killed) {
+    // Only stdout's end is waited for: a helper left holding stderr must not
+    // hold up the result.
+    if (out.open && !killed) {
       int wait_ms = static_cast<int>(
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1);
-      pollfd pfd = {read_end.get(), POLLIN, 0};
-      int rc = ::poll(&pfd, 1, std::min(wait_ms, 1000));
-      if (rc < 0 && errno != EINTR) eof = true;
+      std::array<pollfd, 2> pfds = {pollfd{out.open ? out.fd.get() : -1, POLLIN, 0},
+                                    pollfd{err.open ? err.fd.get() : -1, POLLIN, 0}};
+      int rc = ::poll(pfds.data(), pfds.size(), std::min(wait_ms, 1000));
+      if (rc < 0 && errno != EINTR) out.open = err.open = false;
       if (rc > 0) {
-        ssize_t n = ::read(read_end.get(), buf.data(), buf.size());
-        if (n > 0) {
-          size_t room = limits.max_output_bytes - result.text.size();
-          result.text.append(buf.data(), std::min(room, static_cast<size_t>(n)));
-          if (static_cast<size_t>(n) >= room) {
-            result.truncated = true;
-            ::kill(pid, SIGKILL);
-            killed = true;
-          }
-        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-          eof = true;
+        if (pfds[0].revents != 0) out.ReadAvailable(buf);
+        if (pfds[1].revents != 0) err.ReadAvailable(buf);
+        if (out.overflowed) {
+          result.truncated = true;
+          kill_group();
+          killed = true;
         }
       }
       continue;
@@ -207,6 +347,18 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
       ::usleep(2000);
     }
   }
+  // Helpers the child left behind (it exited, they did not) go with it.
+  if (!killed) ::kill(-pid, SIGKILL);
+  // What the child wrote to stderr before it exited is in the pipe by now.
+  for (int i = 0; i < 4 && err.open; ++i) {
+    size_t before = error_output.size();
+    err.ReadAvailable(buf);
+    if (error_output.size() == before) break;
+  }
+  result.error_output = CleanErrorOutput(std::move(error_output), input.path());
+  // The first line says what went wrong; the rest is often a traceback.
+  const std::string first_line = result.error_output.substr(0, result.error_output.find("; "));
+  const std::string says = first_line.empty() ? "" : ": " + first_line;
   if (timed_out) {
     result.outcome = ConverterOutcome::kTimeout;
     result.detail =
@@ -218,18 +370,18 @@ ConverterResult RunConverter(const std::vector<std::string>& argv, std::string_v
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     result.outcome = ConverterOutcome::kOk;
   } else if (WIFEXITED(status)) {
-    result.detail = result.converter + " exited with status " + std::to_string(WEXITSTATUS(status));
+    result.detail =
+        result.converter + " exited with status " + std::to_string(WEXITSTATUS(status)) + says;
   } else {
     result.detail = result.converter + " killed by signal " +
-                    std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+                    std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) + says;
   }
   return result;
 }
 
 ConverterResult ExtractAttachmentText(std::string_view mime_type, std::string_view filename,
                                       std::string_view data, const ConverterLimits& limits) {
-  const ConverterSpec* spec = SpecFor(mime_type, filename);
-  if (spec == nullptr && data.substr(0, 5) == "%PDF-") spec = SpecFor("application/pdf", "");
+  const ConverterSpec* spec = SpecForData(mime_type, filename, data);
   ConverterResult result;
   if (spec == nullptr) return result;  // kNoConverter
   std::string path = FindProgram(spec->program);
@@ -241,7 +393,14 @@ ConverterResult ExtractAttachmentText(std::string_view mime_type, std::string_vi
   }
   std::vector<std::string> argv = {path};
   for (std::string_view a : spec->args) argv.emplace_back(a);
-  return RunConverter(argv, data, limits);
+  result = RunConverter(argv, data, limits);
+  if (spec->exits_zero_on_bad_input && result.outcome == ConverterOutcome::kOk &&
+      result.text.empty() && !result.error_output.empty()) {
+    result.outcome = ConverterOutcome::kFailed;
+    result.detail = result.converter + " failed: " +
+                    result.error_output.substr(0, result.error_output.find("; "));
+  }
+  return result;
 }
 
 }  // namespace mailvault

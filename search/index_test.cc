@@ -1,6 +1,7 @@
 // The index on real mail: the repository's corpus (tests/data/corpus and
 // tests/data/mime) plus a few messages made here for facts the corpus lacks (a
-// PDF attachment, a Latin-1 body, an HTML-only body with script and style, a
+// PDF attachment, one attachment of each office format, damaged office attachments,
+// a Latin-1 body, an HTML-only body with script and style, a
 // POP3 account). A table of queries with the messages each MUST and MUST NOT
 // return; reindex gives identical results (the query table and every document,
 // term for term); a crash mid-batch (a child process
@@ -87,6 +88,47 @@ std::map<std::string, std::string> MadeMessages() {
       "Subject: =?UTF-8?B?UmVjaG51bmcgZsO8ciBNw6Ryeg==?=\n"
       "Date: Fri, 30 Jun 2023 18:00:00 +0000\nMessage-ID: <encoded-1@example.de>\n\n"
       "Anbei die Unterlagen.\n";
+  // One message per office format (tests/data/office), each found by its word.
+  struct Office {
+    std::string name;  // also the file's extension
+    std::string file;  // in tests/data/office
+    std::string type;
+  };
+  const Office office[] = {
+      {"docx", "marmoset.docx",
+       "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+      {"xlsx", "narwhal.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+      {"doc", "wombat.doc", "application/msword"},
+      {"xls", "capybara.xls", "application/vnd.ms-excel"},
+      {"odt", "axolotl.odt", "application/vnd.oasis.opendocument.text"},
+      {"ods", "pangolin.ods", "application/vnd.oasis.opendocument.spreadsheet"},
+      {"odp", "okapi.odp", "application/vnd.oasis.opendocument.presentation"},
+  };
+  for (const Office& o : office) {
+    m[o.name] = "From: Office <office@corp.example>\nTo: Team <team@corp.example>\n"
+                "Subject: the " + o.name + " file\nDate: Mon, 04 Mar 2024 09:00:00 +0000\n"
+                "Message-ID: <" + o.name + "-1@corp.example>\nMIME-Version: 1.0\n"
+                "Content-Type: multipart/mixed; boundary=b1\n\n"
+                "--b1\nContent-Type: text/plain\n\nSee the attached file.\n"
+                "--b1\nContent-Type: " + o.type + "; name=\"" + o.file + "\"\n"
+                "Content-Disposition: attachment; filename=\"" + o.file + "\"\n"
+                "Content-Transfer-Encoding: base64\n\n" +
+                Base64(testing::ReadFile(TestData("office/" + o.file))) + "\n--b1--\n";
+  }
+  // Damaged office attachments do not keep the rest of the message out.
+  const std::string xlsx = testing::ReadFile(TestData("office/narwhal.xlsx"));
+  m["damaged"] =
+      "From: Office <office@corp.example>\nTo: Team <team@corp.example>\n"
+      "Subject: damaged files\nDate: Mon, 04 Mar 2024 10:00:00 +0000\n"
+      "Message-ID: <damaged-1@corp.example>\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/mixed; boundary=b1\n\n"
+      "--b1\nContent-Type: text/plain\n\nThe quetzal survey is attached twice.\n"
+      "--b1\nContent-Type: application/octet-stream; name=\"survey.docx\"\n"
+      "Content-Transfer-Encoding: base64\n\n" +
+      Base64(std::string("PK\x03\x04", 4) + std::string(300, 'x')) +
+      "\n--b1\nContent-Type: application/octet-stream; name=\"survey.xlsx\"\n"
+      "Content-Transfer-Encoding: base64\n\n" +
+      Base64(xlsx.substr(0, xlsx.size() / 2)) + "\n--b1--\n";
   m["japanese"] =
       "From: Tanaka <tanaka@example.jp>\nTo: Carol Client <carol@client.example>\n"
       "Subject: =?UTF-8?B?5Lya6K2w?=\nDate: Mon, 02 Jan 2023 01:00:00 +0900\n"
@@ -138,7 +180,10 @@ class CorpusIndexTest : public ::testing::Test {
           "mime/spamassassin-testdata__nice__cjk__iso-2022-jp.1.eml",
           "mime/ruby-mail__multi_charset__japanese_iso_2022.eml",
           "corpus/ruby-mail/attachment_emails/attachment_with_quoted_filename.eml",
-          "corpus/stalwart-mail-parser/legacy/045.eml"}) {
+          "corpus/stalwart-mail-parser/legacy/045.eml",
+          "corpus/spamassassin-testdata/nice/004.eml",
+          "corpus/spamassassin-testdata/spam/hashbl.eml",
+          "mime/spamassassin__spam_2__01359.deafa1d42658c6624c6809a446b7f369.eml"}) {
       std::string name = corpus_file;
       name = name.substr(name.rfind('/') + 1);
       files[name] = TestData(corpus_file);
@@ -220,6 +265,9 @@ const char* kSjisAttachment = "spamassassin-testdata__nice__cjk__iso-2022-jp.1.e
 const char* kJapaneseSubject = "ruby-mail__multi_charset__japanese_iso_2022.eml";
 const char* kRfc2231Latin1 = "attachment_with_quoted_filename.eml";
 const char* kRfc2231Quoted = "045.eml";
+const char* kRtfAsMsword = "004.eml";
+const char* kXlsm = "hashbl.eml";
+const char* kWord2000 = "spamassassin__spam_2__01359.deafa1d42658c6624c6809a446b7f369.eml";
 
 std::vector<Fact> Facts() {
   return {
@@ -266,6 +314,23 @@ std::vector<Fact> Facts() {
       // Text inside a PDF attachment (pdftotext).
       {"zebrafish", {"pdf"}, {"latin1"}},
       {"\"zebrafish invoice 4711\"", {"pdf"}, {}},
+      // Text inside office attachments (docx2txt, xlsx2csv, catdoc, xls2csv, odt2txt).
+      {"marmoset", {"docx"}, {"pdf", "xlsx"}},
+      {"\"quarterly marmoset report\"", {"docx"}, {}},
+      {"narwhal", {"xlsx"}, {"docx"}},
+      {"wombat", {"doc"}, {"docx"}},
+      {"capybara", {"xls"}, {"xlsx"}},
+      {"axolotl", {"odt"}, {"doc"}},
+      {"pangolin", {"ods"}, {"odt"}},
+      {"okapi", {"odp"}, {"odt"}},
+      {"zürich", {"docx", "xlsx", "doc", "xls", "odt", "ods", "odp"}, {"pdf", "latin1"}},
+      {"filename:marmoset.docx", {"docx"}, {"doc"}},
+      {"quetzal", {"damaged"}, {"docx"}},
+      // ... of real mail: RTF sent as application/msword, a Word 2000 .doc, the
+      // sheet names of an .xlsm.
+      {"montfaucon", {kRtfAsMsword}, {"doc"}},
+      {"glissade", {kWord2000}, {"doc"}},
+      {"foglio1", {kXlsm}, {"xlsx"}},
       // CJK words (n-grams): body, attachment text, UTF-8 subject.
       {"創業", {kBig5}, {"japanese"}},
       {"議事録", {"japanese"}, {kBig5}},

@@ -310,16 +310,43 @@ TEST(MimeDecoderTest, NestedMultipartsAndInnerMessages) {
   EXPECT_EQ(rfc822.inner_messages.size(), 1u);
 }
 
+struct Attachment {
+  std::string type;
+  std::string name;
+  std::string data;
+};
+
+// A message with a text/plain body and `attachments` (base64).
+std::string MessageWith(const std::string& subject, const std::string& body,
+                        const std::vector<Attachment>& attachments) {
+  std::string text = "Subject: " + subject + "\nContent-Type: multipart/mixed; boundary=p\n\n" +
+                     "--p\nContent-Type: text/plain\n\n" + body + "\n";
+  for (const Attachment& a : attachments) {
+    GCharPtr b64(g_base64_encode(reinterpret_cast<const guchar*>(a.data.data()), a.data.size()));
+    text += "--p\nContent-Type: " + a.type + "; name=\"" + a.name +
+            "\"\nContent-Disposition: attachment\nContent-Transfer-Encoding: base64\n\n" +
+            b64.get() + "\n";
+  }
+  return Msg(text + "--p--\n");
+}
+
 std::string PdfMessage(const std::string& type, const std::string& name) {
-  std::string pdf = testing::ReadFile(testing::TestData("mime/invoice.pdf"));
-  GCharPtr b64(g_base64_encode(reinterpret_cast<const guchar*>(pdf.data()), pdf.size()));
-  return Msg(
-      "Subject: invoice\nContent-Type: multipart/mixed; boundary=p\n\n"
-      "--p\nContent-Type: text/plain\n\nsee pdf\n"
-      "--p\nContent-Type: " +
-      type + "; name=\"" + name +
-      "\"\nContent-Disposition: attachment\nContent-Transfer-Encoding: base64\n\n" + b64.get() +
-      "\n--p--\n");
+  return MessageWith("invoice", "see pdf",
+                     {{type, name, testing::ReadFile(testing::TestData("mime/invoice.pdf"))}});
+}
+
+std::string Office(const std::string& file) {
+  return testing::ReadFile(testing::TestData("office/" + file));
+}
+
+bool OfficeConvertersInstalled() {
+  for (const char* tool : {"docx2txt", "xlsx2csv", "catdoc", "xls2csv", "odt2txt"}) {
+    if (testing::FindProgram(tool).empty()) {
+      if (testing::InCi()) ADD_FAILURE() << tool << " not installed (scripts/install-deps.sh)";
+      return false;
+    }
+  }
+  return true;
 }
 
 TEST(MimeDecoderTest, PdfAttachmentTextIsExtracted) {
@@ -349,6 +376,96 @@ TEST(MimeDecoderTest, PdfAttachmentTextIsExtracted) {
   off.extract_attachment_text = false;
   m = Decode(PdfMessage("application/pdf", "invoice.pdf"), off);
   EXPECT_EQ(m.attachments[0].text, "");
+}
+
+TEST(MimeDecoderTest, OfficeAttachmentTextIsExtracted) {
+  if (!OfficeConvertersInstalled()) GTEST_SKIP() << "office converters not installed";
+  struct Case {
+    std::string file;
+    std::string type;
+    std::string converter;
+    std::string text;
+  };
+  const Case cases[] = {
+      {"marmoset.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+       "docx2txt", "Quarterly marmoset report"},
+      {"narwhal.xlsx", "application/octet-stream", "xlsx2csv", "narwhal tusks"},
+      {"wombat.doc", "application/msword", "catdoc", "Wombat contract draft"},
+      {"capybara.xls", "application/vnd.ms-excel", "xls2csv", "capybara forecast"},
+      {"axolotl.odt", "application/vnd.oasis.opendocument.text", "odt2txt", "Axolotl minutes"},
+      {"pangolin.ods", "application/octet-stream", "odt2txt", "pangolin scales"},
+      {"okapi.odp", "application/vnd.oasis.opendocument.presentation", "odt2txt", "Okapi roadmap"},
+  };
+  for (const Case& c : cases) {
+    DecodedMessage m = Decode(MessageWith("office", "see attached", {{c.type, c.file, Office(c.file)}}));
+    ASSERT_EQ(m.attachments.size(), 1u) << c.file;
+    EXPECT_EQ(m.attachments[0].converter, c.converter) << c.file;
+    EXPECT_TRUE(Contains(m.attachments[0].text, c.text)) << c.file << ": " << m.attachments[0].text;
+    EXPECT_TRUE(Contains(m.attachments[0].text, "Z\xC3\xBCrich")) << c.file;
+    EXPECT_FALSE(m.HasProblem("converter") || m.HasProblem("truncated")) << c.file;
+    ExpectAllValidUtf8(m, c.file);
+  }
+}
+
+// Real mail: a Word 2000 .doc sent as application/octet-stream, and RTF sent as
+// application/msword (which antiword, the converter used before, refuses).
+TEST(MimeDecoderTest, OfficeAttachmentsOfCorpusMail) {
+  if (!OfficeConvertersInstalled()) GTEST_SKIP() << "office converters not installed";
+  DecodedMessage doc = DecodeData("spamassassin__spam_2__01359.deafa1d42658c6624c6809a446b7f369.eml");
+  ASSERT_EQ(doc.attachments.size(), 1u);
+  EXPECT_EQ(doc.attachments[0].filename, "Yinxiang Motorcycles.doc");
+  EXPECT_EQ(doc.attachments[0].converter, "catdoc");
+  EXPECT_TRUE(Contains(doc.attachments[0].text, "Yinxiang Motorcycle"));
+  EXPECT_TRUE(Contains(doc.attachments[0].text, "glissade"));
+  EXPECT_FALSE(doc.HasProblem("converter") || doc.HasProblem("truncated"));
+
+  DecodedMessage rtf = Decode(
+      testing::ReadFile(testing::TestData("corpus/spamassassin-testdata/nice/004.eml")));
+  const DecodedAttachment* homily = nullptr;
+  for (const auto& a : rtf.attachments) {
+    if (a.content_type == "application/msword") homily = &a;
+  }
+  ASSERT_NE(homily, nullptr);
+  EXPECT_EQ(homily->converter, "catdoc");
+  EXPECT_TRUE(Contains(homily->text, "Montfaucon")) << homily->text.substr(0, 200);
+  EXPECT_TRUE(Contains(homily->text, "\xC5\x9Awiadcz\xC4\x99"));  // "Świadczę", from cp1250
+}
+
+// Damaged and hostile office attachments: each is a problem of its own, the
+// body and the good attachment are still there, and decoding stays within the
+// converters' limits.
+TEST(MimeDecoderTest, DamagedOfficeAttachmentsAreProblemsAndLoseNothingElse) {
+  if (!OfficeConvertersInstalled()) GTEST_SKIP() << "office converters not installed";
+  const std::string xlsx = Office("narwhal.xlsx");
+  const std::string bytes = MessageWith(
+      "damaged", "the body survives",
+      {{"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "garbage.docx",
+        std::string("PK\x03\x04", 4) + std::string(300, 'x')},
+       {"application/octet-stream", "truncated.xlsx", xlsx.substr(0, xlsx.size() / 2)},
+       {"application/vnd.oasis.opendocument.text", "good.odt", Office("axolotl.odt")},
+       {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "bomb.docx",
+        Office("bomb.docx")}});
+  DecodeOptions options;
+  options.max_attachment_text_bytes = 256 << 10;
+  options.converter_timeout = std::chrono::seconds(15);
+  auto start = steady_clock::now();
+  DecodedMessage m = Decode(bytes, options);
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_EQ(m.body_text, "the body survives");
+  ASSERT_EQ(m.attachments.size(), 4u);
+  EXPECT_EQ(m.attachments[0].text, "");
+  EXPECT_TRUE(m.HasProblem("converter failed: docx2txt exited with status 2"));
+  EXPECT_EQ(m.attachments[1].text, "");
+  EXPECT_TRUE(m.HasProblem("converter failed: xlsx2csv exited with status 1"));
+  EXPECT_TRUE(Contains(m.attachments[2].text, "Axolotl minutes"));
+  // The bomb's text stops at what is left of the message's attachment budget.
+  EXPECT_GT(m.attachments[3].text.size(), 100000u);
+  size_t attachment_text = 0;
+  for (const auto& a : m.attachments) attachment_text += a.text.size();
+  EXPECT_LE(attachment_text, options.max_attachment_text_bytes);
+  EXPECT_TRUE(m.truncated);
+  EXPECT_TRUE(m.HasProblem("truncated: docx2txt: output cut at"));
+  ExpectAllValidUtf8(m, "damaged");
 }
 
 // Regression test for the fuzzer's crash-c7516dde (tests/data/mime/README.md): an
