@@ -2,13 +2,18 @@
 // "Search benchmark").
 //
 //   search_bench query --index DIR [--runs N] [--query LABEL QUERY]... [--count LABEL QUERY]...
+//                      [--web LABEL QUERY]... [--web-cold LABEL QUERY]...
 //       Opens one IndexSearcher on DIR and, per query, runs it once to warm up,
 //       then N times (default 200), each time as the web UI does for a request
 //       (webui/web_app.cc: a pooled searcher, Refresh(), then Search()). --query:
 //       one page of 20 hits sorted by date, snippets, no facets (what `notmuch
 //       search` answers); --count: no hits, the total and the facets counted over
-//       every match (what `notmuch count` answers, and more). Prints one line
-//       per query: label=... matches=... p50_ms=... p99_ms=... mean_ms=...
+//       every match (what `notmuch count` answers, and more); --web: what the
+//       web UI's /api/search asks (a page of 20 by date with snippets, the total
+//       and the facets) with the web server's shared count cache, so from the
+//       second run on the counts come from it; --web-cold: the same without
+//       the cache (every run counts anew). Prints one line per query:
+//       label=... matches=... p50_ms=... p99_ms=... mean_ms=...
 //
 //   search_bench exec [--runs N] --label LABEL -- COMMAND [ARGS...]
 //       Runs COMMAND once to warm up, then N times (default 30), stdout and
@@ -23,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,7 +62,7 @@ void Print(const std::string& label, uint64_t matches, Timings& t) {
 int Usage() {
   std::fprintf(stderr,
                "usage: search_bench query --index DIR [--runs N] [--query LABEL QUERY]... "
-               "[--count LABEL QUERY]...\n"
+               "[--count LABEL QUERY]... [--web LABEL QUERY]... [--web-cold LABEL QUERY]...\n"
                "       search_bench exec [--runs N] --label LABEL -- COMMAND [ARGS...]\n");
   return 2;
 }
@@ -66,10 +72,12 @@ int Fail(const std::string& what) {
   return 1;
 }
 
+enum class QueryKind { kPage, kCount, kWeb, kWebCold };
+
 struct QuerySpec {
   std::string label;
   std::string query;
-  bool count = false;
+  QueryKind kind = QueryKind::kPage;
 };
 
 int RunQueries(int argc, char** argv) {
@@ -82,30 +90,39 @@ int RunQueries(int argc, char** argv) {
       index = argv[++i];
     } else if (a == "--runs" && i + 1 < argc) {
       runs = std::atoi(argv[++i]);
-    } else if ((a == "--query" || a == "--count") && i + 2 < argc) {
-      queries.push_back({argv[i + 1], argv[i + 2], a == "--count"});
+    } else if ((a == "--query" || a == "--count" || a == "--web" || a == "--web-cold") &&
+               i + 2 < argc) {
+      const QueryKind kind = a == "--query"  ? QueryKind::kPage
+                             : a == "--count" ? QueryKind::kCount
+                             : a == "--web"   ? QueryKind::kWeb
+                                              : QueryKind::kWebCold;
+      queries.push_back({argv[i + 1], argv[i + 2], kind});
       i += 2;
     } else {
       return Usage();
     }
   }
   if (index.empty() || queries.empty() || runs < 1) return Usage();
-  auto searcher = IndexSearcher::Open(index);
+  auto counts = std::make_shared<SearchCountCache>();
+  auto searcher = IndexSearcher::Open(index, counts);
+  auto uncached = IndexSearcher::Open(index);
   if (!searcher.ok()) return Fail(searcher.status().ToString());
+  if (!uncached.ok()) return Fail(uncached.status().ToString());
   for (const QuerySpec& q : queries) {
     SearchOptions o;
     o.now = std::chrono::duration_cast<std::chrono::seconds>(
                 std::chrono::system_clock::now().time_since_epoch())
                 .count();
-    o.limit = q.count ? 0 : 20;
-    o.facets = q.count;
+    o.limit = q.kind == QueryKind::kCount ? 0 : 20;
+    o.facets = q.kind != QueryKind::kPage;
+    auto& s = q.kind == QueryKind::kWeb ? *searcher : *uncached;
     Timings t;
     uint64_t matches = 0;
     for (int run = -1; run < runs; ++run) {
       const auto start = Clock::now();
-      Status refreshed = (*searcher)->Refresh();
+      Status refreshed = s->Refresh();
       if (!refreshed.ok()) return Fail(refreshed.ToString());
-      auto r = (*searcher)->Search(q.query, o);
+      auto r = s->Search(q.query, o);
       if (!r.ok()) return Fail(q.label + ": " + r.status().ToString());
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
       matches = r->total;

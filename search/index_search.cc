@@ -389,7 +389,13 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
                                 (options.facets ? std::to_string(options.facet_values) : "-") +
                                 "/" + query.get_description();
         std::optional<SearchCountCache::Counts> counts;
-        if (st.counts) counts = st.counts->Get(key);
+        if (!options.facets &&
+            probed.get_matches_lower_bound() == probed.get_matches_upper_bound()) {
+          // Xapian knows the count without reading the matches (one term, `*`).
+          counts.emplace();
+          counts->total = probed.get_matches_estimated();
+        }
+        if (!counts && st.counts) counts = st.counts->Get(key);
         if (!counts) {
           Xapian::Enquire counter(st.db);
           counter.set_query(query);

@@ -45,7 +45,7 @@ struct SearchOptions {
   // newest days of the index that hold its page (index_schema::kPrefixDay)
   // instead of sorting every match; smaller result sets are sorted whole.
   // The page is the same either way; tests lower this to compare the two.
-  uint64_t sort_whole_up_to = 5000;
+  uint64_t sort_whole_up_to = 2000;
   bool facets = true;
   size_t facet_values = 20;  // most frequent values per facet (years: all, newest first)
   size_t snippet_bytes = 200;

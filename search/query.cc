@@ -505,8 +505,26 @@ class Parser {
       }
     }
     if (lo && hi && *lo > *hi) return Error(at, "date range '" + v + "' ends before it starts");
-    *out = ValueRange(schema::kSlotDate, lo, hi);
+    *out = WholeDays(lo, hi).value_or(ValueRange(schema::kSlotDate, lo, hi));
     return Status::Ok();
+  }
+
+  // A range of whole UTC days of no more than kMaxDayTerms days as its day
+  // terms (index_schema::kPrefixDay), which match the same messages as the
+  // value range: a term's messages are exactly those whose date is in its day.
+  // Xapian reads a value range by checking the date of every candidate
+  // message; the terms' posting lists hold just the messages of those days.
+  static std::optional<Xapian::Query> WholeDays(std::optional<int64_t> lo,
+                                                std::optional<int64_t> hi) {
+    constexpr int64_t kDay = 86400, kMaxDayTerms = 92;
+    if (!lo || !hi || *lo % kDay != 0 || (*hi + 1) % kDay != 0) return std::nullopt;
+    const int64_t days = (*hi + 1 - *lo) / kDay;
+    if (days < 1 || days > kMaxDayTerms) return std::nullopt;
+    std::vector<Xapian::Query> terms;
+    for (int64_t d = 0; d < days; ++d) terms.emplace_back(schema::DayTerm(*lo + d * kDay));
+    // Weight 0, like the value range: a date filters, it does not rank.
+    return Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
+                         Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()), 0.0);
   }
 
   static Xapian::Query ValueRange(unsigned slot, std::optional<int64_t> lo,

@@ -139,6 +139,10 @@ TEST(QueryParserTest, FieldsBuildTheSchemaTerms) {
       {"date:2023", {"VALUE_RANGE 0"}},
       {"date:2023..", {"VALUE_GE 0"}},
       {"date:..2023", {"VALUE_LE 0"}},
+      // Whole days, up to a quarter, are day terms; longer ranges value ranges.
+      {"date:2024-02", {"XDAY20240201", "XDAY20240229", "0 * "}},
+      {"date:2023-12-30..2024-01-02", {"XDAY20231230", "XDAY20240102"}},
+      {"date:2023-01..2023-06", {"VALUE_RANGE 0"}},
       {"size:>1M", {"VALUE_GE 1"}},
   };
   for (const TermCase& c : cases) {
@@ -180,6 +184,7 @@ class QueryRangeTest : public ::testing::Test {
     Xapian::Document doc;
     doc.add_value(schema::kSlotDate, Xapian::sortable_serialise(static_cast<double>(date)));
     doc.add_value(schema::kSlotSize, Xapian::sortable_serialise(static_cast<double>(size)));
+    doc.add_boolean_term(schema::DayTerm(date));  // as the indexer writes it
     doc.add_boolean_term("Xall");
     db_.add_document(doc);
   }
@@ -209,6 +214,10 @@ TEST_F(QueryRangeTest, DatesAndSizes) {
       {"date:2024..", {5, 6}},
       {"date:2024-02", {5}},
       {"date:2024-02-29", {5}},
+      {"date:2022-12-31", {1}},  // 23:59:59 is still that day
+      {"date:2023-01-01", {2}},  // midnight is the next one
+      {"date:2022-12-31..2023-01-01", {1, 2}},
+      {"date:2022-12..2023-01", {1, 2}},
       {"date:30d..", {5, 6}},  // since 2024-02-09
       {"date:30d", {5, 6}},    // a single relative point means "since"
       {"date:1w..", {6}},
