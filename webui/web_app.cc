@@ -13,10 +13,12 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "archive/mail_export.h"
@@ -268,10 +270,15 @@ Object UserJson(const User& u) {
 }
 
 // Reusable index readers: IndexSearcher is one per thread; opening one per
-// request costs a few file opens, so idle ones are kept and refreshed.
+// request costs a few file opens, so idle ones are kept and refreshed. At most
+// max_active are leased at once and further requests wait for one: a search is
+// CPU work, so beyond a few per core more at once only adds Xapian handles,
+// each reading its own copies of the index's blocks.
 class SearcherPool {
  public:
-  explicit SearcherPool(std::string index_dir) : index_dir_(std::move(index_dir)) {}
+  explicit SearcherPool(std::string index_dir)
+      : index_dir_(std::move(index_dir)),
+        max_active_(std::max(4u, 2 * std::thread::hardware_concurrency())) {}
 
   class Lease {
    public:
@@ -279,7 +286,8 @@ class SearcherPool {
     ~Lease() {
       if (s_) pool_->Return(std::move(s_));
     }
-    Lease(Lease&&) = default;
+    Lease(Lease&& other) noexcept : pool_(other.pool_), s_(std::move(other.s_)) {}
+    Lease& operator=(Lease&&) = delete;
     IndexSearcher* operator->() { return s_.get(); }
 
    private:
@@ -290,12 +298,21 @@ class SearcherPool {
   Result<Lease> Acquire() {
     std::unique_ptr<IndexSearcher> s;
     {
-      std::lock_guard lock(mutex_);
+      std::unique_lock lock(mutex_);
+      released_.wait(lock, [&] { return active_ < max_active_; });
+      ++active_;
       if (!idle_.empty()) {
         s = std::move(idle_.back());
         idle_.pop_back();
       }
     }
+    Result<Lease> lease = Open(std::move(s));
+    if (!lease.ok()) Return(nullptr);
+    return lease;
+  }
+
+ private:
+  Result<Lease> Open(std::unique_ptr<IndexSearcher> s) {
     // See what the indexer committed since; an index the daemon started over
     // (IndexWorker, after an upgrade) cannot be refreshed, only opened anew.
     if (s && !s->Refresh().ok()) s.reset();
@@ -317,14 +334,18 @@ class SearcherPool {
     return Lease(this, std::move(s));
   }
 
- private:
   void Return(std::unique_ptr<IndexSearcher> s) {
-    std::lock_guard lock(mutex_);
-    // As many as the HTTP server has threads (HttpListenerOptions::max_threads),
-    // so that a full server does not close and reopen the index per request.
-    if (idle_.size() < 64) idle_.push_back(std::move(s));
+    {
+      std::lock_guard lock(mutex_);
+      --active_;
+      if (s && idle_.size() < max_active_) idle_.push_back(std::move(s));
+    }
+    released_.notify_one();
   }
   std::string index_dir_;
+  const unsigned max_active_;
+  unsigned active_ = 0;
+  std::condition_variable released_;
   std::shared_ptr<SearchCountCache> counts_ = std::make_shared<SearchCountCache>();
   std::mutex mutex_;
   std::vector<std::unique_ptr<IndexSearcher>> idle_;
@@ -767,8 +788,11 @@ Status WebApp::Impl::Search(Call& c) {
   so.facets = c.Param("facets", "1") != "0";
   so.now = clock->NowUnixSeconds();
   so.accounts = Restriction(c);
-  MV_ASSIGN_OR_RETURN(auto searcher, searchers.Acquire());
-  auto results = searcher->Search(q, so);
+  Result<SearchResults> results = Status::Unavailable("");
+  {
+    MV_ASSIGN_OR_RETURN(auto searcher, searchers.Acquire());
+    results = searcher->Search(q, so);
+  }  // the searcher goes back before the audit entry waits for its fsync
   if (!results.ok()) {
     MV_RETURN_IF_ERROR(Audit(c, "search", q, "failed", results.status().message()));
     return results.status();
@@ -1404,8 +1428,7 @@ Status WebApp::Impl::Stats(Call& c) {
     return Status::Ok();
   }));
   doc.set("archived_per_day", per_day);
-  auto searcher = searchers.Acquire();
-  if (searcher.ok()) {
+  if (auto searcher = searchers.Acquire(); searcher.ok()) {
     auto count = (*searcher)->DocumentCount();
     if (count.ok()) doc.set("indexed", *count);
   }
