@@ -62,12 +62,14 @@ Status SearchError(const Xapian::Error& e, std::string_view what) {
 class FacetSpy final : public Xapian::MatchSpy {
  public:
   FacetSpy(const Xapian::Database& db, Xapian::valueno slot)
-      : slot_(slot), it_(db.valuestream_begin(slot)), end_(db.valuestream_end(slot)) {}
+      : db_(db), slot_(slot), it_(db.valuestream_begin(slot)), end_(db.valuestream_end(slot)) {}
 
-  void operator()(const Xapian::Document& doc, double) override {
-    const Xapian::docid did = doc.get_docid();
+  void operator()(const Xapian::Document& doc, double) override { Add(doc.get_docid()); }
+
+  // Counts the value of document `did` (fastest in ascending docid order).
+  void Add(Xapian::docid did) {
     if (did < last_) {
-      Count(doc.get_value(slot_));
+      Count(db_.get_document(did, Xapian::DOC_ASSUME_VALID).get_value(slot_));
       return;
     }
     last_ = did;
@@ -95,6 +97,7 @@ class FacetSpy final : public Xapian::MatchSpy {
   void Count(const std::string& value) {
     if (!value.empty()) ++counts_[value];
   }
+  Xapian::Database db_;
   Xapian::valueno slot_;
   Xapian::ValueIterator it_, end_;
   Xapian::docid last_ = 0;
@@ -178,13 +181,43 @@ DayCounts ReadDays(const Xapian::Database& db) {
   return days;
 }
 
+// Date order is newest first, then the later archived (the higher docid);
+// relevance order is best first, then newest, then the later archived. A date
+// sort computes no weights (hits have relevance 0).
 void ConfigureSort(Xapian::Enquire* enquire, SearchSort sort) {
   if (sort == SearchSort::kDate) {
-    enquire->set_sort_by_value_then_relevance(schema::kSlotDate, /*reverse=*/true);
+    enquire->set_weighting_scheme(Xapian::BoolWeight());
+    enquire->set_sort_by_value(schema::kSlotDate, /*reverse=*/true);
   } else {
     enquire->set_sort_by_relevance_then_value(schema::kSlotDate, /*reverse=*/true);
   }
   enquire->set_docid_order(Xapian::Enquire::DESCENDING);
+}
+
+// Docids `offset` .. `offset + limit` of `matches` in date order (as
+// ConfigureSort's), reading the dates as one value stream in docid order.
+std::vector<Xapian::docid> NewestFirst(const Xapian::Database& db, const Xapian::MSet& matches,
+                                       Xapian::doccount offset, Xapian::doccount limit) {
+  std::vector<std::pair<std::string, Xapian::docid>> dated;
+  dated.reserve(matches.size());
+  for (auto it = matches.begin(); it != matches.end(); ++it) dated.emplace_back("", *it);
+  std::sort(dated.begin(), dated.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+  Xapian::ValueIterator value = db.valuestream_begin(schema::kSlotDate);
+  const Xapian::ValueIterator end = db.valuestream_end(schema::kSlotDate);
+  for (auto& [date, did] : dated) {
+    if (value != end && value.get_docid() < did) value.skip_to(did);
+    if (value != end && value.get_docid() == did) date = *value;
+  }
+  std::vector<Xapian::docid> out;
+  if (offset >= dated.size()) return out;
+  const size_t end_index = std::min<size_t>(dated.size(), size_t{offset} + limit);
+  std::partial_sort(dated.begin(), dated.begin() + static_cast<std::ptrdiff_t>(end_index),
+                    dated.end(), [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first : a.second > b.second;
+                    });
+  for (size_t i = offset; i < end_index; ++i) out.push_back(dated[i].second);
+  return out;
 }
 
 // One page of a date-sorted search matching about `estimated` messages, read
@@ -236,6 +269,14 @@ class FacetSpies {
     enquire->add_matchspy(&accounts_);
     enquire->add_matchspy(&domains_);
     enquire->add_matchspy(&years_);
+  }
+  // Counts the documents of `matches` without a match pass.
+  void Add(const Xapian::MSet& matches) {
+    std::vector<Xapian::docid> docids(matches.begin(), matches.end());
+    std::sort(docids.begin(), docids.end());
+    for (FacetSpy* spy : {&accounts_, &domains_, &years_}) {
+      for (Xapian::docid did : docids) spy->Add(did);
+    }
   }
   SearchFacets Facets(size_t values) const {
     SearchFacets facets;
@@ -351,38 +392,58 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       const Xapian::doccount exact_up_to = static_cast<Xapian::doccount>(
           std::max<uint64_t>(options.exact_up_to, options.offset + options.limit));
       SearchResults results;
+      // The page's documents with their weights, and the MSet whose query
+      // the snippets highlight.
+      std::vector<std::pair<Xapian::docid, double>> page_docs;
       Xapian::MSet page;
+      auto take_page = [&](const Xapian::MSet& mset) {
+        for (auto it = mset.begin(); it != mset.end(); ++it) {
+          page_docs.emplace_back(*it, it.get_weight());
+        }
+        page = mset;
+      };
 
-      // How many match, exactly if no more than sort_whole_up_to.
+      // Up to sort_whole_up_to matches in docid order, without weights: for a
+      // result set that size, all of it.
       Xapian::Enquire probe(st.db);
       probe.set_query(query);
       probe.set_weighting_scheme(Xapian::BoolWeight());
       const auto whole_bound = static_cast<Xapian::doccount>(
           std::min<uint64_t>(options.sort_whole_up_to, st.db.get_doccount()));
-      const Xapian::MSet probed = probe.get_mset(0, 0, whole_bound + 1);
+      const Xapian::MSet probed = probe.get_mset(0, whole_bound + 1, whole_bound + 1);
 
       if (probed.get_matches_upper_bound() <= whole_bound) {
-        // Few matches: sort them all, count them and their facets in one pass.
-        Xapian::Enquire enquire(st.db);
-        enquire.set_query(query);
-        ConfigureSort(&enquire, options.sort);
-        FacetSpies spies(st.db);
-        if (options.facets) spies.AddTo(&enquire);
-        page = enquire.get_mset(offset, limit, exact_up_to);
-        results.total_exact = page.get_matches_lower_bound() == page.get_matches_upper_bound();
-        results.total = page.get_matches_estimated();
-        if (options.facets) results.facets = spies.Facets(options.facet_values);
-      } else {
-        // Many matches: the page without reading them all, the counts apart
-        // (and from the shared cache when a searcher counted them before).
+        // Few matches, all in `probed`: counted, and sorted here by date
+        // rather than by a second run of the query (a phrase's positions are
+        // the costly part and would be checked twice).
+        results.total = probed.size();
+        if (options.facets) {
+          FacetSpies spies(st.db);
+          spies.Add(probed);
+          results.facets = spies.Facets(options.facet_values);
+        }
         if (options.sort == SearchSort::kDate) {
-          page = DatePageFromNewestDays(st.db, st.days, query, probed.get_matches_estimated(),
-                                        offset, limit);
+          for (Xapian::docid did : NewestFirst(st.db, probed, offset, limit)) {
+            page_docs.emplace_back(did, 0.0);
+          }
+          page = probed;
         } else {
           Xapian::Enquire enquire(st.db);
           enquire.set_query(query);
           ConfigureSort(&enquire, options.sort);
-          page = enquire.get_mset(offset, limit);
+          take_page(enquire.get_mset(offset, limit));
+        }
+      } else {
+        // Many matches: the page without reading them all, the counts apart
+        // (and from the shared cache when a searcher counted them before).
+        if (options.sort == SearchSort::kDate) {
+          take_page(DatePageFromNewestDays(st.db, st.days, query, probed.get_matches_estimated(),
+                                           offset, limit));
+        } else {
+          Xapian::Enquire enquire(st.db);
+          enquire.set_query(query);
+          ConfigureSort(&enquire, options.sort);
+          take_page(enquire.get_mset(offset, limit));
         }
         const std::string key = st.db.get_uuid() + "/" + std::to_string(revision) + "/" +
                                 std::to_string(exact_up_to) + "/" +
@@ -417,14 +478,14 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
 
       Xapian::Stem stem(options.stem_language);
       const bool highlight = HasFreeTextTerms(query);
-      for (auto it = page.begin(); it != page.end(); ++it) {
-        schema::DocumentData data = schema::ParseDocumentData(it.get_document().get_data());
+      for (const auto& [did, weight] : page_docs) {
+        schema::DocumentData data = schema::ParseDocumentData(st.db.get_document(did).get_data());
         SearchHit hit;
         hit.id = data.id;
         hit.date = data.date;
         hit.from = data.from;
         hit.subject = data.subject;
-        hit.relevance = it.get_weight();
+        hit.relevance = weight;
         // No SNIPPET_BACKGROUND_MODEL (it looks up the frequency of every word
         // of the text in the index: ~0.8 ms per hit, most of a search's time on
         // 100,000 messages) and no SNIPPET_EXHAUSTIVE: the fragment with the

@@ -27,7 +27,7 @@
 namespace mailvault {
 
 enum class SearchSort {
-  kDate,       // newest first (default), then relevance
+  kDate,       // newest first (default), then the later archived
   kRelevance,  // best first, then newest
 };
 
@@ -67,7 +67,7 @@ struct SearchHit {
   std::string from;     // "Name <address>" of the first From address
   std::string subject;
   std::string snippet;  // HTML-escaped text with highlight markers (see SearchOptions)
-  double relevance = 0;  // Xapian weight (0 for queries of filters only)
+  double relevance = 0;  // Xapian weight when sorted by relevance (else 0; 0 for filters only)
 };
 
 struct FacetValue {
