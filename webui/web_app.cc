@@ -366,6 +366,13 @@ struct WebApp::Impl {
         searchers(o.index_dir) {}
 
   void Handle(HTTPServerRequest& req, HTTPServerResponse& resp);
+
+  // Messages archived per day (unix day, count), newest first, at most 366.
+  using DayCounts = std::vector<std::pair<int64_t, uint64_t>>;
+  Result<std::shared_ptr<const DayCounts>> ArchivedPerDay(const ArchiveStats& totals);
+  std::mutex per_day_mutex;
+  std::shared_ptr<const DayCounts> per_day_counts;  // of the archive's totals per_day_key
+  std::pair<uint64_t, uint64_t> per_day_key;
   Status Route(Call& c);
   Status Authenticate(Call& c);
   Status Require(Call& c, std::initializer_list<Role> roles);
@@ -1396,6 +1403,33 @@ Status WebApp::Impl::AuditVerify(Call& c) {
   return SendJson(c, 200, doc);
 }
 
+Result<std::shared_ptr<const WebApp::Impl::DayCounts>> WebApp::Impl::ArchivedPerDay(
+    const ArchiveStats& totals) {
+  // A GROUP BY over every message (~40 ms at 100,000), for a dashboard that
+  // asks every few seconds: done again only when the archive holds other mail.
+  const std::pair<uint64_t, uint64_t> key{totals.messages, totals.raw_bytes};
+  {
+    std::lock_guard lock(per_day_mutex);
+    if (per_day_counts && per_day_key == key) return per_day_counts;
+  }
+  auto days = std::make_shared<DayCounts>();
+  MV_RETURN_IF_ERROR(o.archive->WithCatalog([&](Catalog& cat) -> Status {
+    MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                        cat.database().Prepare("SELECT archived_at/86400 AS day, count(*) FROM "
+                                               "messages GROUP BY day ORDER BY day DESC LIMIT 366"));
+    for (;;) {
+      MV_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      days->emplace_back(st.ColumnInt(0), static_cast<uint64_t>(st.ColumnInt(1)));
+    }
+    return Status::Ok();
+  }));
+  std::lock_guard lock(per_day_mutex);
+  per_day_counts = days;
+  per_day_key = key;
+  return std::shared_ptr<const DayCounts>(days);
+}
+
 Status WebApp::Impl::Stats(Call& c) {
   MV_RETURN_IF_ERROR(Require(c, {Role::kAdmin, Role::kAuditor}));
   MV_ASSIGN_OR_RETURN(ArchiveStats s, o.archive->Stats());
@@ -1412,21 +1446,14 @@ Status WebApp::Impl::Stats(Call& c) {
   doc.set("dedup_ratio", s.unique_bytes ? static_cast<double>(s.raw_bytes) / s.unique_bytes : 0.0);
   doc.set("compression_ratio",
           s.stored_bytes ? static_cast<double>(s.unique_bytes) / s.stored_bytes : 0.0);
+  MV_ASSIGN_OR_RETURN(auto days, ArchivedPerDay(s));
   Array per_day;
-  MV_RETURN_IF_ERROR(o.archive->WithCatalog([&](Catalog& cat) -> Status {
-    MV_ASSIGN_OR_RETURN(SqliteStatement st,
-                        cat.database().Prepare("SELECT archived_at/86400 AS day, count(*) FROM "
-                                               "messages GROUP BY day ORDER BY day DESC LIMIT 366"));
-    for (;;) {
-      MV_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      Object d;
-      d.set("day", IsoTime(st.ColumnInt(0) * 86400).substr(0, 10));
-      d.set("messages", st.ColumnInt(1));
-      per_day.add(d);
-    }
-    return Status::Ok();
-  }));
+  for (const auto& [day, messages] : *days) {
+    Object d;
+    d.set("day", IsoTime(day * 86400).substr(0, 10));
+    d.set("messages", messages);
+    per_day.add(d);
+  }
   doc.set("archived_per_day", per_day);
   if (auto searcher = searchers.Acquire(); searcher.ok()) {
     auto count = (*searcher)->DocumentCount();

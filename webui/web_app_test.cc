@@ -764,6 +764,15 @@ TEST_F(WebAppTest, RunsLiveAndStats) {
   ASSERT_EQ(per_day->size(), 1u);
   EXPECT_EQ(per_day->getObject(0)->getValue<uint64_t>("messages"), 3u);
   EXPECT_EQ(Send("GET", "/api/stats", &alice).status, 403);
+
+  // Mail archived since is counted (the per-day counts are kept between calls).
+  Ingest("From: x@example.com\nSubject: later\n\nlater\n", ProvenanceKind::kImport, "later");
+  Reply again = Send("GET", "/api/stats", &root);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json()->getValue<uint64_t>("messages"), 4u);
+  auto per_day_again = again.json()->getArray("archived_per_day");
+  ASSERT_EQ(per_day_again->size(), 1u);
+  EXPECT_EQ(per_day_again->getObject(0)->getValue<uint64_t>("messages"), 4u);
 }
 
 TEST_F(WebAppTest, UsersAdmin) {
