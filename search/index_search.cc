@@ -461,14 +461,14 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           Xapian::Enquire counter(st.db);
           counter.set_query(query);
           counter.set_weighting_scheme(Xapian::BoolWeight());
-          FacetSpies spies(st.db);
-          if (options.facets) spies.AddTo(&counter);
+          std::optional<FacetSpies> spies;  // opens three value streams: only when asked
+          if (options.facets) spies.emplace(st.db).AddTo(&counter);
           const Xapian::MSet counted = counter.get_mset(0, 0, exact_up_to);
           counts.emplace();
           counts->total_exact =
               counted.get_matches_lower_bound() == counted.get_matches_upper_bound();
           counts->total = counted.get_matches_estimated();
-          if (options.facets) counts->facets = spies.Facets(options.facet_values);
+          if (spies) counts->facets = spies->Facets(options.facet_values);
           if (st.counts) st.counts->Put(key, *counts);
         }
         results.total = counts->total;
