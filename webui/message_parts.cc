@@ -145,13 +145,17 @@ Result<MessageFile> MessageFile::Spool(Archive& archive, const Digest& id,
   return MessageFile(std::move(fd));
 }
 
-Result<std::vector<AttachmentPart>> ListAttachments(const MessageFile& file) {
-  std::vector<AttachmentPart> out;
-  MV_RETURN_IF_ERROR(WalkFile(file, [&](GMimePart* part, const AttachmentPart& info) {
-    out.push_back(info);
-    auto size = DecodeContent(part, nullptr);
-    if (size.ok()) out.back().size = *size;
-    return true;
+Result<MessageOutline> ReadOutline(const MessageFile& file) {
+  MessageOutline out;
+  MV_RETURN_IF_ERROR(ParseFile(file, [&](GMimeObject* top) {
+    size_t parts = 0;
+    out.has_html_body = FindHtmlBody(top, 0, &parts) != nullptr;
+    AttachmentWalk([&](GMimePart* part, const AttachmentPart& info) {
+      out.attachments.push_back(info);
+      auto size = DecodeContent(part, nullptr);
+      if (size.ok()) out.attachments.back().size = *size;
+      return true;
+    }).Walk(top, 0);
   }));
   return out;
 }
@@ -171,15 +175,6 @@ Status ReadAttachment(const MessageFile& file, size_t index, AttachmentPart* inf
   }));
   if (!found) return Status::NotFound("no attachment " + std::to_string(index));
   return result;
-}
-
-Result<bool> HasHtmlBody(const MessageFile& file) {
-  bool found = false;
-  MV_RETURN_IF_ERROR(ParseFile(file, [&](GMimeObject* top) {
-    size_t parts = 0;
-    found = FindHtmlBody(top, 0, &parts) != nullptr;
-  }));
-  return found;
 }
 
 Result<std::optional<std::string>> ReadHtmlBody(const MessageFile& file, size_t max_bytes) {

@@ -50,8 +50,13 @@ class MessageFile {
   UniqueFd fd_;
 };
 
-// Lists the attachments of the message in `file`.
-Result<std::vector<AttachmentPart>> ListAttachments(const MessageFile& file);
+// What the message view lists of the message in `file`, from one parse: its
+// attachments and whether it has an HTML body (one ReadHtmlBody would find).
+struct MessageOutline {
+  std::vector<AttachmentPart> attachments;
+  bool has_html_body = false;
+};
+Result<MessageOutline> ReadOutline(const MessageFile& file);
 
 // Streams the decoded bytes of attachment `index` to `sink`; `info` (optional)
 // receives its listing. kNotFound when there is no such attachment.
@@ -65,7 +70,5 @@ Status ReadAttachment(const MessageFile& file, size_t index, AttachmentPart* inf
 // served to a sandboxed frame under a Content-Security-Policy that forbids
 // scripts and remote loads (doc/api.md).
 Result<std::optional<std::string>> ReadHtmlBody(const MessageFile& file, size_t max_bytes);
-// Whether ReadHtmlBody would find one, without decoding it.
-Result<bool> HasHtmlBody(const MessageFile& file);
 
 }  // namespace mailvault

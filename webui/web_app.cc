@@ -855,7 +855,7 @@ Status WebApp::Impl::Message(Call& c, const std::string& id) {
   d.extract_attachment_text = false;
   d.time_budget = std::chrono::milliseconds(5000);
   MV_ASSIGN_OR_RETURN(DecodedMessage m, DecodeMessageFile(file.path(), d));
-  MV_ASSIGN_OR_RETURN(std::vector<AttachmentPart> parts, ListAttachments(file));
+  MV_ASSIGN_OR_RETURN(MessageOutline outline, ReadOutline(file));
   MV_RETURN_IF_ERROR(Audit(c, "view", hex, "ok"));
   Object out;
   out.set("id", hex);
@@ -880,10 +880,9 @@ Status WebApp::Impl::Message(Call& c, const std::string& id) {
   headers.set("message_id", m.message_id);
   out.set("headers", headers);
   out.set("text", m.body_text);
-  MV_ASSIGN_OR_RETURN(bool html, HasHtmlBody(file));
-  out.set("html", html);
+  out.set("html", outline.has_html_body);
   Array attachments;
-  for (const AttachmentPart& a : parts) {
+  for (const AttachmentPart& a : outline.attachments) {
     Object att;
     att.set("index", a.index);
     att.set("filename", a.filename);
@@ -932,7 +931,8 @@ Status WebApp::Impl::Attachment(Call& c, const std::string& id, const std::strin
   MV_ASSIGN_OR_RETURN(MessageFile file, MessageFile::Spool(*o.archive, info.id, o.temp_dir));
   // The listing first, so that the audit entry names the file and a missing
   // attachment is a clean 404 before anything is sent.
-  MV_ASSIGN_OR_RETURN(std::vector<AttachmentPart> parts, ListAttachments(file));
+  MV_ASSIGN_OR_RETURN(MessageOutline outline, ReadOutline(file));
+  const std::vector<AttachmentPart>& parts = outline.attachments;
   if (index >= parts.size()) return Status::NotFound("message " + id + " has no attachment " + index_text);
   const AttachmentPart& part = parts[index];
   MV_RETURN_IF_ERROR(Audit(c, "attachment", hex + "/" + index_text, "ok", part.filename));
