@@ -924,6 +924,37 @@ TEST_F(SmallIndexTest, SnippetWithoutHighlightsKeepsEveryWholeCharacter) {
   EXPECT_EQ(three->hits[0].snippet, three_byte.substr(0, 198) + "...");  // 66 whole €, not half
 }
 
+TEST_F(SmallIndexTest, SnippetComesFromAroundTheFirstMatchOfALongText) {
+  std::string filler;
+  while (filler.size() < 2500) filler += "lorem ipsum dolor sit amet ";
+  AddTexts({"From: a@example.com\nSubject: deep\n\n" + filler + "the Needle is here " + filler +
+                "\n",
+            "From: a@example.com\nSubject: umlaut\nContent-Type: text/plain; charset=utf-8\n\n" +
+                filler + "\xC3\x9C" "BERWEISUNG heute " + filler + "\n"},
+           "window");
+  IndexAll();
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  SearchOptions o;
+  o.snippet_bytes = 120;
+  auto deep = (*searcher)->Search("needle", o);
+  ASSERT_TRUE(deep.ok());
+  ASSERT_EQ(deep->hits.size(), 1u);
+  const std::string& snippet = deep->hits[0].snippet;
+  EXPECT_NE(snippet.find("<b>Needle</b> is here"), std::string::npos) << snippet;
+  EXPECT_EQ(snippet.rfind("...", 0), 0u) << snippet;  // the text before it is left out
+  EXPECT_TRUE(snippet.ends_with("...")) << snippet;
+  EXPECT_LE(snippet.size(), 120u + 2 * 3 + 7) << snippet;  // + markers and <b></b>
+
+  // Upper-case non-ASCII is not found by the window's ASCII folding: the whole
+  // text is given to Xapian, which still finds and highlights it.
+  auto umlaut = (*searcher)->Search("überweisung", o);
+  ASSERT_TRUE(umlaut.ok());
+  ASSERT_EQ(umlaut->hits.size(), 1u);
+  EXPECT_NE(umlaut->hits[0].snippet.find("<b>\xC3\x9C" "BERWEISUNG</b>"), std::string::npos)
+      << umlaut->hits[0].snippet;
+}
+
 TEST_F(SmallIndexTest, SecondWriterIsToldTheIndexIsBusy) {
   auto first = Indexer::Open(IndexDir(), IndexerOptions());
   ASSERT_TRUE(first.ok());
