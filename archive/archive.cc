@@ -62,7 +62,18 @@ std::optional<Digest> HeaderSimilarityKey(std::string_view block) {
 IngestBatch::IngestBatch(Archive* archive)
     : archive_(archive),
       segmenter_(archive->options_.segmenter,
-                 [this](std::string_view segment) { return StoreSegment(segment); }) {}
+                 [this](std::string_view segment) { return StoreSegment(segment); }),
+      compressor_(archive->options_.level,
+                  [archive](const BlockCompressor::Block& block, std::string_view frame) {
+                    const uint32_t dictionary = block.dictionary ? block.dictionary->id() : 0;
+                    std::lock_guard lock(archive->mutex_);
+                    if (block.single) {
+                      return archive->StoreSegmentLocked(block.entries[0].hash, block.entries[0].length,
+                                                         dictionary, frame, nullptr);
+                    }
+                    return archive->StoreBlockLocked(dictionary, static_cast<uint32_t>(block.plain.size()),
+                                                     block.entries, frame);
+                  }) {}
 
 IngestBatch::~IngestBatch() = default;
 
@@ -92,7 +103,7 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   segment_hash_.Update(segment);
   Digest hash = segment_hash_.Finish();
   segments_.push_back(hash);
-  if (in_open_blocks_.count(hash)) return Status::Ok();  // waiting in a block of this batch
+  if (submitted_.count(hash)) return Status::Ok();  // handed to the compressor by this batch already
   Archive& a = *archive_;
   const bool small = segment.size() <= a.options_.small_segment_bytes;
   const bool to_block = small && a.options_.block_bytes > 0;
@@ -101,14 +112,41 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   std::optional<std::pair<Digest, SegmentLocation>> base;
   {
     std::lock_guard lock(a.mutex_);
-    MV_ASSIGN_OR_RETURN(bool known, a.SegmentKnownLocked(hash));
-    if (known) return Status::Ok();
     if (key) base = a.SimilarBaseLocked(*key);
+    if (!to_block || base) {
+      MV_ASSIGN_OR_RETURN(bool known, a.SegmentKnownLocked(hash));
+      if (known) return Status::Ok();
+    } else if (a.pending_segments_.count(hash)) {
+      // Written by another batch, not yet committed. Whether the catalog holds
+      // it is asked when its block is flushed, for the whole block at once.
+      return Status::Ok();
+    }
   }
   std::shared_ptr<const Dictionary> dict;
   if (small) dict = a.dictionaries_.Newest();
-  // In a block a segment has no frame of its own; compress one only to judge a delta.
-  if (!to_block || base) MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
+  if (!base && (to_block || !small)) {
+    // Compressed on the compressor's thread: with others in a block, or a large
+    // segment alone. (Small segments outside blocks are stored right here: a
+    // header block must be locatable at once to serve as a delta base.)
+    if (to_block) {
+      // A block's segments are counted and sampled for training when it is flushed.
+      MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
+    } else {
+      submitted_.insert(hash);
+      compressor_.Submit(BlockCompressor::Block{std::string(segment),
+                                                {BlockEntry{hash, static_cast<uint32_t>(segment.size())}},
+                                                /*single=*/true, nullptr});
+    }
+    std::lock_guard lock(a.mutex_);
+    if (key) {
+      if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
+      a.similar_headers_.emplace(*key, hash);
+    }
+    return Status::Ok();
+  }
+  // Stored alone; with a base (a near-duplicate of a header block seen before)
+  // compressed also to judge a delta.
+  MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
   bool use_delta = false;
   if (base) {
     // A near-duplicate header block: store the difference to the first copy when smaller.
@@ -122,14 +160,10 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
     std::lock_guard lock(a.mutex_);
     return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), 0, delta_frame_, &base->first);
   }
-  if (to_block) MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
+  if (to_block) return AddToBlock(header_block ? header_block_ : other_block_, hash, segment);
   std::lock_guard lock(a.mutex_);
-  if (!to_block) {
-    MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
-                                            dict ? dict->id() : 0, frame_, nullptr));
-  } else {
-    ++a.small_segments_;  // counted when buffered, so training is due at the same point
-  }
+  MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
+                                          dict ? dict->id() : 0, frame_, nullptr));
   if (small) a.NoteSmallSegmentLocked(segment);
   if (key && !base) {
     if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
@@ -144,26 +178,46 @@ Status IngestBatch::AddToBlock(OpenBlock& block, const Digest& hash, std::string
   }
   block.plain.append(segment);
   block.entries.push_back(BlockEntry{hash, static_cast<uint32_t>(segment.size())});
-  in_open_blocks_.insert(hash);
+  submitted_.insert(hash);
   return Status::Ok();
 }
 
 Status IngestBatch::FlushBlock(OpenBlock& block) {
   if (block.entries.empty()) return Status::Ok();
   Archive& a = *archive_;
-  // The newest dictionary at the time of writing: trained while the block filled.
-  std::shared_ptr<const Dictionary> dict = a.dictionaries_.Newest();
-  MV_RETURN_IF_ERROR(codec_.Compress(block.plain, dict.get(), a.options_.level, &frame_));
+  BlockCompressor::Block out;
   {
     std::lock_guard lock(a.mutex_);
-    MV_RETURN_IF_ERROR(a.StoreBlockLocked(dict ? dict->id() : 0, static_cast<uint32_t>(block.plain.size()),
-                                          block.entries, frame_));
+    std::vector<Digest> unknown;  // not written by any batch yet: ask the catalog
+    for (const BlockEntry& e : block.entries) {
+      if (!a.pending_segments_.count(e.hash)) unknown.push_back(e.hash);
+    }
+    MV_ASSIGN_OR_RETURN(std::vector<bool> in_catalog, a.catalog_->HasSegments(unknown));
+    std::set<Digest> held;
+    for (size_t i = 0; i < unknown.size(); ++i) {
+      if (in_catalog[i]) held.insert(unknown[i]);
+    }
+    size_t offset = 0;
+    for (const BlockEntry& e : block.entries) {
+      std::string_view segment = std::string_view(block.plain).substr(offset, e.length);
+      offset += e.length;
+      if (a.pending_segments_.count(e.hash) || held.count(e.hash)) continue;
+      out.plain.append(segment);
+      out.entries.push_back(e);
+      ++a.small_segments_;
+      a.NoteSmallSegmentLocked(segment);  // may train a dictionary: this block then uses it
+    }
   }
-  for (const BlockEntry& e : block.entries) in_open_blocks_.erase(e.hash);
   block.plain.clear();
   block.entries.clear();
+  if (out.entries.empty()) return Status::Ok();
+  // The newest dictionary at the time of writing: trained while the block filled.
+  out.dictionary = a.dictionaries_.Newest();
+  compressor_.Submit(std::move(out));
   return Status::Ok();
 }
+
+Status IngestBatch::DrainBlocks() { return compressor_.Drain(); }
 
 Result<std::string_view> IngestBatch::BasePlain(const Digest& hash, const SegmentLocation& location) {
   auto it = base_cache_.find(hash);
@@ -246,6 +300,8 @@ Result<CommitReport> IngestBatch::Commit() {
   // The batch's messages may name segments still waiting in its blocks.
   MV_RETURN_IF_ERROR(FlushBlock(header_block_));
   MV_RETURN_IF_ERROR(FlushBlock(other_block_));
+  MV_RETURN_IF_ERROR(DrainBlocks());
+  submitted_.clear();
   std::lock_guard lock(archive_->mutex_);
   MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_, events_));
   pending_.clear();
@@ -657,9 +713,11 @@ Status Archive::StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
                       AppendLocked(RecordType::kBlock, EncodeBlock(dictionary, raw_length, entries, frame)));
   int64_t offset = 0;
   for (const BlockEntry& e : entries) {
-    // Another batch may have stored the same segment meanwhile: the first one stays.
-    MV_ASSIGN_OR_RETURN(bool known, SegmentKnownLocked(e.hash));
-    if (!known) pending_segments_[e.hash] = SegmentLocation{loc, e.length, dictionary, offset};
+    // Another batch may have written the same segment meanwhile: the first one
+    // stays. (The catalog was asked when the block was flushed; should another
+    // batch have committed the segment since, the catalog keeps its row, and
+    // this copy is as good until then.)
+    if (!pending_segments_.count(e.hash)) pending_segments_[e.hash] = SegmentLocation{loc, e.length, dictionary, offset};
     offset += e.length;
   }
   return Status::Ok();

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "archive/block_cache.h"
+#include "archive/block_compressor.h"
 #include "archive/canonical.h"
 #include "archive/catalog.h"
 #include "archive/pack.h"
@@ -164,11 +165,16 @@ class IngestBatch {
     std::string plain;
     std::vector<BlockEntry> entries;
   };
-  // Adds a small segment to `block`, writing the block first when it would grow
+  // Adds a small segment to `block`, flushing the block first when it would grow
   // past ArchiveOptions::block_bytes.
   Status AddToBlock(OpenBlock& block, const Digest& hash, std::string_view segment);
-  // Compresses and writes `block` (nothing when empty) and empties it.
+  // Drops the segments of `block` the archive already holds (one catalog read
+  // for all of them), offers the others as dictionary samples, and hands the
+  // block to the compressor (nothing when it ends up empty). Empties `block`.
   Status FlushBlock(OpenBlock& block);
+  // Waits until every block handed to the compressor is written; returns the
+  // first failure since the last call (the failed blocks are retried next time).
+  Status DrainBlocks();
   // The plain bytes of base segment `hash`, from a small cache or the packs.
   Result<std::string_view> BasePlain(const Digest& hash, const SegmentLocation& location);
 
@@ -189,7 +195,10 @@ class IngestBatch {
   std::map<Digest, std::string> base_cache_;  // recently used delta bases (bounded)
   OpenBlock header_block_;  // header blocks: alike, so they compress best together
   OpenBlock other_block_;   // bodies and small MIME parts
-  std::set<Digest> in_open_blocks_;  // hashes waiting in the two blocks above
+  // Hashes this batch put into a block or handed to the compressor since the
+  // last commit (waiting, being compressed or written): not looked up or stored again.
+  std::set<Digest> submitted_;
+  BlockCompressor compressor_;
   std::vector<Digest> segments_;
   uint64_t length_ = 0;
   bool open_ = false;

@@ -109,6 +109,23 @@ Result<std::optional<SegmentLocation>> Catalog::FindSegment(const Digest& hash) 
   return out;
 }
 
+Result<std::vector<bool>> Catalog::HasSegments(const std::vector<Digest>& hashes) {
+  std::vector<bool> known;
+  known.reserve(hashes.size());
+  if (hashes.empty()) return known;
+  MV_RETURN_IF_ERROR(db_.Exec("BEGIN"));
+  for (const Digest& hash : hashes) {
+    auto found = FindSegment(hash);
+    if (!found.ok()) {
+      Rollback();
+      return found.status();
+    }
+    known.push_back(found->has_value());
+  }
+  MV_RETURN_IF_ERROR(Commit());
+  return known;
+}
+
 Result<int64_t> Catalog::InsertMessage(const MessageRecord& m, const RecordLocation& location) {
   insert_message_.BindBlob(1, AsBytes(m.id))
       .Bind(2, static_cast<int64_t>(m.raw_length))

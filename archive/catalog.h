@@ -91,6 +91,11 @@ class Catalog {
 
   Status InsertSegment(const Digest& hash, const SegmentLocation& location);
   Result<std::optional<SegmentLocation>> FindSegment(const Digest& hash);
+  // known[i]: whether the catalog holds hashes[i]. One read transaction for all
+  // of them: in WAL mode every statement outside a transaction takes and drops
+  // SQLite's file locks (several fcntl calls) on its own. REQUIRES: no
+  // transaction open.
+  Result<std::vector<bool>> HasSegments(const std::vector<Digest>& hashes);
 
   // Inserts a message (or finds the existing one) and returns its seq.
   Result<int64_t> InsertMessage(const MessageRecord& message, const RecordLocation& location);
