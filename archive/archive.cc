@@ -302,7 +302,10 @@ Result<CommitReport> IngestBatch::Commit() {
   MV_RETURN_IF_ERROR(FlushBlock(other_block_));
   MV_RETURN_IF_ERROR(DrainBlocks());
   submitted_.clear();
-  std::lock_guard lock(archive_->mutex_);
+  std::unique_lock lock(archive_->mutex_);
+  // A dictionary trained during the batch is durable with it, as when it was
+  // trained on the batch's own thread.
+  archive_->WaitForTrainingLocked(lock);
   MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_, events_));
   pending_.clear();
   pending_ids_.clear();
@@ -313,7 +316,13 @@ Result<CommitReport> IngestBatch::Commit() {
 
 // ---------------------------------------------------------------- Archive
 
-Archive::~Archive() = default;
+Archive::~Archive() {
+  {
+    std::unique_lock lock(mutex_);
+    WaitForTrainingLocked(lock);
+  }
+  if (trainer_.joinable()) trainer_.join();
+}
 
 Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options) {
   if (options.fs == nullptr) options.fs = &FileSystem::Posix();
@@ -815,7 +824,7 @@ Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pe
   pending_segments_.clear();
   touched_packs_.clear();
 
-  Status train = MaybeTrainDictionaryLocked();
+  Status train = MaybeTrainDictionaryLocked(/*in_background=*/false);
   if (!train.ok()) LogWarning("dictionary training skipped: " + train.ToString());
   return report;
 }
@@ -832,7 +841,7 @@ void Archive::NoteSmallSegmentLocked(std::string_view plain) {
     if (slot < capacity) samples_[slot].assign(plain);
   }
   if (small_segments_ >= NextTrainingThreshold()) {
-    Status s = MaybeTrainDictionaryLocked();
+    Status s = MaybeTrainDictionaryLocked(/*in_background=*/true);
     if (!s.ok()) LogWarning("dictionary training skipped: " + s.ToString());
   }
 }
@@ -842,8 +851,9 @@ uint64_t Archive::NextTrainingThreshold() const {
                                           : small_segments_at_training_ * options_.retrain_growth;
 }
 
-Status Archive::MaybeTrainDictionaryLocked() {
+Status Archive::MaybeTrainDictionaryLocked(bool in_background) {
   if (small_segments_ < NextTrainingThreshold()) return Status::Ok();
+  if (training_) return Status::Ok();  // one at a time
   small_segments_at_training_ = small_segments_;  // also when training fails: no retry storm
   std::vector<std::string> samples;
   if (samples_.size() >= std::min<size_t>(static_cast<size_t>(options_.dictionary_samples), 200)) {
@@ -861,14 +871,38 @@ Status Archive::MaybeTrainDictionaryLocked() {
     }
   }
   const uint32_t id = dictionaries_.NewestId() + 1;
-  MV_ASSIGN_OR_RETURN(std::string dict, TrainDictionary(samples, id, options_.dictionary_capacity));
+  if (!in_background || id == 1) {
+    // The first dictionary at once: until it exists blocks are compressed without one.
+    MV_ASSIGN_OR_RETURN(std::string dict, TrainDictionary(samples, id, options_.dictionary_capacity));
+    return PublishDictionaryLocked(id, static_cast<uint32_t>(samples.size()), dict);
+  }
+  // A retraining (tens of milliseconds of zstd) off the ingesting thread; until
+  // it is published, blocks use the previous dictionary.
+  if (trainer_.joinable()) trainer_.join();  // ended: training_ is false
+  training_ = true;
+  trainer_ = std::thread([this, id, samples = std::move(samples)] {
+    Result<std::string> dict = TrainDictionary(samples, id, options_.dictionary_capacity);
+    std::lock_guard lock(mutex_);
+    Status s = dict.ok() ? PublishDictionaryLocked(id, static_cast<uint32_t>(samples.size()), *dict)
+                         : dict.status();
+    if (!s.ok()) LogWarning("dictionary training skipped: " + s.ToString());
+    training_ = false;
+    training_done_.notify_all();
+  });
+  return Status::Ok();
+}
+
+void Archive::WaitForTrainingLocked(std::unique_lock<std::mutex>& lock) {
+  training_done_.wait(lock, [&] { return !training_; });
+}
+
+Status Archive::PublishDictionaryLocked(uint32_t id, uint32_t samples, const std::string& dict) {
   MV_ASSIGN_OR_RETURN(auto loaded, Dictionary::Load(id, dict, options_.dictionary_level));
   MV_ASSIGN_OR_RETURN(RecordLocation loc,
-                      AppendLocked(RecordType::kDictionary,
-                                   EncodeDictionary(id, static_cast<uint32_t>(samples.size()), dict)));
+                      AppendLocked(RecordType::kDictionary, EncodeDictionary(id, samples, dict)));
   MV_RETURN_IF_ERROR(writer_->Sync());
   MV_RETURN_IF_ERROR(catalog_->Begin());
-  Status s = catalog_->InsertDictionary(id, static_cast<uint32_t>(samples.size()), loc);
+  Status s = catalog_->InsertDictionary(id, samples, loc);
   if (s.ok()) s = catalog_->SetWatermark(loc.pack, loc.offset + loc.length);
   if (s.ok()) s = catalog_->Commit();
   if (!s.ok()) {
@@ -878,8 +912,8 @@ Status Archive::MaybeTrainDictionaryLocked() {
   touched_packs_.erase(loc.pack);
   // Only now may new segments use it: it is durable and catalogued.
   dictionaries_.Add(std::move(loaded));
-  LogInfo("trained compression dictionary " + std::to_string(id) + " from " +
-          std::to_string(samples.size()) + " segments (" + std::to_string(dict.size()) + " bytes)");
+  LogInfo("trained compression dictionary " + std::to_string(id) + " from " + std::to_string(samples) +
+          " segments (" + std::to_string(dict.size()) + " bytes)");
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 // at a time, and several batches may ingest concurrently.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,6 +28,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "archive/block_cache.h"
@@ -293,7 +295,13 @@ class Archive {
   std::optional<std::pair<Digest, SegmentLocation>> SimilarBaseLocked(const Digest& key);
   Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending,
                                     const std::vector<EventRecord>& events);
-  Status MaybeTrainDictionaryLocked();
+  // Trains a dictionary when enough small segments were stored since the last
+  // one. `in_background`: a retraining runs on trainer_ and this returns at once.
+  Status MaybeTrainDictionaryLocked(bool in_background);
+  // Makes dictionary `id` durable and catalogued, then usable.
+  Status PublishDictionaryLocked(uint32_t id, uint32_t samples, const std::string& dict);
+  // Waits, releasing `lock` (on mutex_) meanwhile, until no retraining runs.
+  void WaitForTrainingLocked(std::unique_lock<std::mutex>& lock);
   // Offers a small segment's plain bytes as a training sample; trains when due.
   void NoteSmallSegmentLocked(std::string_view plain);
   uint64_t NextTrainingThreshold() const;
@@ -319,6 +327,9 @@ class Archive {
   std::vector<std::string> samples_;  // reservoir of small segments for training
   uint64_t samples_seen_ = 0;
   std::mt19937_64 sample_rng_{0x6d61696c7661756cull};
+  std::thread trainer_;  // the latest retraining (MaybeTrainDictionaryLocked)
+  bool training_ = false;  // trainer_ has not published yet
+  std::condition_variable training_done_;  // with mutex_
 };
 
 }  // namespace mailvault

@@ -135,6 +135,8 @@ Result<int64_t> Catalog::InsertMessage(const MessageRecord& m, const RecordLocat
       .Bind(6, static_cast<int64_t>(location.offset))
       .Bind(7, static_cast<int64_t>(location.length));
   MV_RETURN_IF_ERROR(insert_message_.Run());
+  // Inserted: seq is the new rowid (no lookup); ignored: the row that was there.
+  if (db_.Changes() == 1) return static_cast<int64_t>(sqlite3_last_insert_rowid(db_.handle()));
   MV_ASSIGN_OR_RETURN(std::optional<MessageRow> row, FindMessage(m.id));
   if (!row) return Status::Internal("message vanished right after insert");
   return row->seq;
