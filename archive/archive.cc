@@ -64,6 +64,11 @@ IngestBatch::IngestBatch(Archive* archive)
       segmenter_(archive->options_.segmenter,
                  [this](std::string_view segment) { return StoreSegment(segment); }),
       compressor_(archive->options_.level,
+                  [archive] {
+                    std::unique_lock lock(archive->mutex_);
+                    archive->WaitForTrainingLocked(lock);
+                    return archive->dictionaries_.Newest();
+                  },
                   [archive](const BlockCompressor::Block& block, std::string_view frame) {
                     const uint32_t dictionary = block.dictionary ? block.dictionary->id() : 0;
                     std::lock_guard lock(archive->mutex_);
@@ -109,19 +114,18 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   const bool to_block = small && a.options_.block_bytes > 0;
   std::optional<Digest> key;
   if (header_block && small) key = HeaderSimilarityKey(segment);
-  std::optional<std::pair<Digest, SegmentLocation>> base;
+  std::optional<std::pair<Digest, std::optional<SegmentLocation>>> base;
   {
-    std::lock_guard lock(a.mutex_);
+    std::unique_lock lock(a.mutex_);
+    MV_ASSIGN_OR_RETURN(bool known, a.SegmentKnownLocked(hash));
+    if (known) return Status::Ok();
     if (key) base = a.SimilarBaseLocked(*key);
-    if (!to_block || base) {
-      MV_ASSIGN_OR_RETURN(bool known, a.SegmentKnownLocked(hash));
-      if (known) return Status::Ok();
-    } else if (a.pending_segments_.count(hash)) {
-      // Written by another batch, not yet committed. Whether the catalog holds
-      // it is asked when its block is flushed, for the whole block at once.
-      return Status::Ok();
-    }
+    // Judged against a frame with the newest dictionary, as when training ran on this thread.
+    if (base) a.WaitForTrainingLocked(lock);
   }
+  // A base not stored yet is usable while its block is being compressed (its
+  // bytes are at hand), not while it waits in an open block of this batch.
+  if (base && !base->second && !RecentHeaderPlain(base->first)) base.reset();
   std::shared_ptr<const Dictionary> dict;
   if (small) dict = a.dictionaries_.Newest();
   if (!base && (to_block || !small)) {
@@ -129,7 +133,6 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
     // segment alone. (Small segments outside blocks are stored right here: a
     // header block must be locatable at once to serve as a delta base.)
     if (to_block) {
-      // A block's segments are counted and sampled for training when it is flushed.
       MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
     } else {
       submitted_.insert(hash);
@@ -138,6 +141,10 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
                                                 /*single=*/true, nullptr});
     }
     std::lock_guard lock(a.mutex_);
+    if (to_block) {
+      ++a.small_segments_;  // counted when buffered, so training is due at the same point
+      a.NoteSmallSegmentLocked(segment);
+    }
     if (key) {
       if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
       a.similar_headers_.emplace(*key, hash);
@@ -160,7 +167,13 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
     std::lock_guard lock(a.mutex_);
     return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), 0, delta_frame_, &base->first);
   }
-  if (to_block) return AddToBlock(header_block ? header_block_ : other_block_, hash, segment);
+  if (to_block) {
+    MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
+    std::lock_guard lock(a.mutex_);
+    ++a.small_segments_;
+    a.NoteSmallSegmentLocked(segment);
+    return Status::Ok();
+  }
   std::lock_guard lock(a.mutex_);
   MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
                                           dict ? dict->id() : 0, frame_, nullptr));
@@ -184,46 +197,46 @@ Status IngestBatch::AddToBlock(OpenBlock& block, const Digest& hash, std::string
 
 Status IngestBatch::FlushBlock(OpenBlock& block) {
   if (block.entries.empty()) return Status::Ok();
-  Archive& a = *archive_;
-  BlockCompressor::Block out;
-  {
-    std::lock_guard lock(a.mutex_);
-    std::vector<Digest> unknown;  // not written by any batch yet: ask the catalog
-    for (const BlockEntry& e : block.entries) {
-      if (!a.pending_segments_.count(e.hash)) unknown.push_back(e.hash);
-    }
-    MV_ASSIGN_OR_RETURN(std::vector<bool> in_catalog, a.catalog_->HasSegments(unknown));
-    std::set<Digest> held;
-    for (size_t i = 0; i < unknown.size(); ++i) {
-      if (in_catalog[i]) held.insert(unknown[i]);
-    }
-    size_t offset = 0;
-    for (const BlockEntry& e : block.entries) {
-      std::string_view segment = std::string_view(block.plain).substr(offset, e.length);
-      offset += e.length;
-      if (a.pending_segments_.count(e.hash) || held.count(e.hash)) continue;
-      out.plain.append(segment);
-      out.entries.push_back(e);
-      ++a.small_segments_;
-      a.NoteSmallSegmentLocked(segment);  // may train a dictionary: this block then uses it
-    }
+  if (&block == &header_block_) {
+    // Blocks submitted before the last two are written (Submit waits while two
+    // are in flight): only these two may hold bases that cannot be located yet.
+    recent_header_blocks_.push_back(block);
+    if (recent_header_blocks_.size() > 2) recent_header_blocks_.pop_front();
   }
+  // Compressed with the newest dictionary when its turn comes (one being
+  // trained while the block filled is waited for, as when training ran on this
+  // thread).
+  BlockCompressor::Block out{std::move(block.plain), std::move(block.entries), /*single=*/false, nullptr,
+                             /*with_newest_dictionary=*/true};
   block.plain.clear();
   block.entries.clear();
-  if (out.entries.empty()) return Status::Ok();
-  // The newest dictionary at the time of writing: trained while the block filled.
-  out.dictionary = a.dictionaries_.Newest();
   compressor_.Submit(std::move(out));
   return Status::Ok();
 }
 
 Status IngestBatch::DrainBlocks() { return compressor_.Drain(); }
 
-Result<std::string_view> IngestBatch::BasePlain(const Digest& hash, const SegmentLocation& location) {
+std::optional<std::string_view> IngestBatch::RecentHeaderPlain(const Digest& hash) const {
+  for (const OpenBlock& block : recent_header_blocks_) {
+    size_t offset = 0;
+    for (const BlockEntry& e : block.entries) {
+      if (e.hash == hash) return std::string_view(block.plain).substr(offset, e.length);
+      offset += e.length;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::string_view> IngestBatch::BasePlain(const Digest& hash, const std::optional<SegmentLocation>& location) {
   auto it = base_cache_.find(hash);
   if (it != base_cache_.end()) return std::string_view(it->second);
+  if (!location) {
+    std::optional<std::string_view> recent = RecentHeaderPlain(hash);
+    if (!recent) return Status::NotFound("delta base " + ToHex(hash) + " is not at hand");
+    return *recent;
+  }
   std::string plain;
-  MV_RETURN_IF_ERROR(archive_->ReadSegment(hash, location, codec_, &plain));
+  MV_RETURN_IF_ERROR(archive_->ReadSegment(hash, *location, codec_, &plain));
   if (base_cache_.size() >= kBaseCacheEntries) base_cache_.erase(base_cache_.begin());
   auto [inserted, _] = base_cache_.emplace(hash, std::move(plain));
   return std::string_view(inserted->second);
@@ -302,6 +315,7 @@ Result<CommitReport> IngestBatch::Commit() {
   MV_RETURN_IF_ERROR(FlushBlock(other_block_));
   MV_RETURN_IF_ERROR(DrainBlocks());
   submitted_.clear();
+  recent_header_blocks_.clear();  // written now: located like any other segment
   std::unique_lock lock(archive_->mutex_);
   // A dictionary trained during the batch is durable with it, as when it was
   // trained on the batch's own thread.
@@ -679,14 +693,10 @@ std::unique_ptr<IngestBatch> Archive::NewBatch() {
 
 Result<bool> Archive::SegmentKnownLocked(const Digest& hash) {
   if (pending_segments_.count(hash)) return true;
-  MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(hash));
-  return found.has_value();
+  return catalog_->LookupSegment(hash);
 }
 
-Result<bool> Archive::MessageKnownLocked(const Digest& id) {
-  MV_ASSIGN_OR_RETURN(auto found, catalog_->FindMessage(id));
-  return found.has_value();
-}
+Result<bool> Archive::MessageKnownLocked(const Digest& id) { return catalog_->LookupMessage(id); }
 
 Result<RecordLocation> Archive::AppendLocked(RecordType type, std::string_view payload) {
   if (!writer_) return Status::PermissionDenied("the archive is open read-only");
@@ -722,22 +732,20 @@ Status Archive::StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
                       AppendLocked(RecordType::kBlock, EncodeBlock(dictionary, raw_length, entries, frame)));
   int64_t offset = 0;
   for (const BlockEntry& e : entries) {
-    // Another batch may have written the same segment meanwhile: the first one
-    // stays. (The catalog was asked when the block was flushed; should another
-    // batch have committed the segment since, the catalog keeps its row, and
-    // this copy is as good until then.)
-    if (!pending_segments_.count(e.hash)) pending_segments_[e.hash] = SegmentLocation{loc, e.length, dictionary, offset};
+    // Another batch may have stored the same segment meanwhile: the first one stays.
+    MV_ASSIGN_OR_RETURN(bool known, SegmentKnownLocked(e.hash));
+    if (!known) pending_segments_[e.hash] = SegmentLocation{loc, e.length, dictionary, offset};
     offset += e.length;
   }
   return Status::Ok();
 }
 
-std::optional<std::pair<Digest, SegmentLocation>> Archive::SimilarBaseLocked(const Digest& key) {
+std::optional<std::pair<Digest, std::optional<SegmentLocation>>> Archive::SimilarBaseLocked(const Digest& key) {
   auto it = similar_headers_.find(key);
   if (it == similar_headers_.end()) return std::nullopt;
   auto location = LocateSegmentLocked(it->second);
-  if (!location.ok() || !location->has_value()) return std::nullopt;
-  return std::make_pair(it->second, **location);
+  if (!location.ok()) return std::nullopt;
+  return std::make_pair(it->second, *location);
 }
 
 Result<std::optional<SegmentLocation>> Archive::LocateSegmentLocked(const Digest& hash) {
@@ -748,6 +756,8 @@ Result<std::optional<SegmentLocation>> Archive::LocateSegmentLocked(const Digest
 
 Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pending,
                                            const std::vector<EventRecord>& events) {
+  // Lookups after this commit must see its rows.
+  catalog_->EndLookups();
   CommitReport report;
   report.messages = pending.size();
   // One compressed manifests record per (up to) kManifestsPerRecord messages: their

@@ -20,6 +20,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -170,15 +171,16 @@ class IngestBatch {
   // Adds a small segment to `block`, flushing the block first when it would grow
   // past ArchiveOptions::block_bytes.
   Status AddToBlock(OpenBlock& block, const Digest& hash, std::string_view segment);
-  // Drops the segments of `block` the archive already holds (one catalog read
-  // for all of them), offers the others as dictionary samples, and hands the
-  // block to the compressor (nothing when it ends up empty). Empties `block`.
+  // Hands `block` (when not empty) to the compressor and empties it.
   Status FlushBlock(OpenBlock& block);
   // Waits until every block handed to the compressor is written; returns the
   // first failure since the last call (the failed blocks are retried next time).
   Status DrainBlocks();
-  // The plain bytes of base segment `hash`, from a small cache or the packs.
-  Result<std::string_view> BasePlain(const Digest& hash, const SegmentLocation& location);
+  // The plain bytes of base segment `hash`, from a small cache, the header
+  // blocks being compressed, or the packs (at `location`).
+  Result<std::string_view> BasePlain(const Digest& hash, const std::optional<SegmentLocation>& location);
+  // The bytes of `hash` when it is in one of recent_header_blocks_.
+  std::optional<std::string_view> RecentHeaderPlain(const Digest& hash) const;
 
   struct Pending {
     MessageRecord record;
@@ -200,6 +202,9 @@ class IngestBatch {
   // Hashes this batch put into a block or handed to the compressor since the
   // last commit (waiting, being compressed or written): not looked up or stored again.
   std::set<Digest> submitted_;
+  // Copies of the last two header blocks handed to the compressor: their
+  // segments may serve as delta bases before they are written and located.
+  std::deque<OpenBlock> recent_header_blocks_;
   BlockCompressor compressor_;
   std::vector<Digest> segments_;
   uint64_t length_ = 0;
@@ -292,7 +297,8 @@ class Archive {
   Status StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
                           const std::vector<BlockEntry>& entries, std::string_view frame);
   // The base registered for near-duplicates of header block `key`, if any.
-  std::optional<std::pair<Digest, SegmentLocation>> SimilarBaseLocked(const Digest& key);
+  // Its location is empty while the base is still being compressed.
+  std::optional<std::pair<Digest, std::optional<SegmentLocation>>> SimilarBaseLocked(const Digest& key);
   Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending,
                                     const std::vector<EventRecord>& events);
   // Trains a dictionary when enough small segments were stored since the last

@@ -4,8 +4,11 @@
 
 namespace mailvault {
 
-BlockCompressor::BlockCompressor(int level, WriteFn write, size_t max_in_flight)
-    : level_(level), write_(std::move(write)), max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {}
+BlockCompressor::BlockCompressor(int level, NewestFn newest, WriteFn write, size_t max_in_flight)
+    : level_(level),
+      newest_(std::move(newest)),
+      write_(std::move(write)),
+      max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {}
 
 BlockCompressor::~BlockCompressor() {
   {
@@ -46,6 +49,7 @@ void BlockCompressor::Work() {
     queue_.pop_front();
     ++running_;
     lock.unlock();
+    if (block.with_newest_dictionary) block.dictionary = newest_();
     Status s = codec.Compress(block.plain, block.dictionary.get(), level_, &frame);
     if (s.ok()) s = write_(block, frame);
     lock.lock();

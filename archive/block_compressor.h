@@ -3,8 +3,9 @@
 // another core while the batch goes on reading, canonicalising, hashing and
 // segmenting the next messages.
 //
-// Each submitted record is compressed with its dictionary and handed to the
-// write function, on the worker thread, in submission order. Memory is bounded:
+// Each submitted record is compressed with its dictionary (or the one `newest`
+// gives then) and handed to the write function, on the worker thread, in
+// submission order. Memory is bounded:
 // Submit() waits while `max_in_flight` records are queued or being compressed,
 // so at most that many records' plain bytes (a block, or a segment of at most
 // SegmenterOptions::max_segment_bytes) are held here.
@@ -12,8 +13,8 @@
 // Durability is the caller's: Drain() before a commit, so that every record the
 // commit's messages name is written.
 //
-// Thread-safety: Submit and Drain are called by one thread (the batch's); the
-// write function runs on the worker and must do its own locking.
+// Thread-safety: Submit and Drain are called by one thread (the batch's);
+// `newest` and `write` run on the worker and must do their own locking.
 #pragma once
 
 #include <condition_variable>
@@ -42,10 +43,14 @@ class BlockCompressor {
     std::vector<BlockEntry> entries;
     bool single = false;
     std::shared_ptr<const Dictionary> dictionary;  // nullptr: compressed at `level`
+    // Compress with the dictionary `newest` returns when the block's turn
+    // comes (replacing `dictionary`).
+    bool with_newest_dictionary = false;
   };
+  using NewestFn = std::function<std::shared_ptr<const Dictionary>()>;
   using WriteFn = std::function<Status(const Block& block, std::string_view frame)>;
 
-  BlockCompressor(int level, WriteFn write, size_t max_in_flight = 2);
+  BlockCompressor(int level, NewestFn newest, WriteFn write, size_t max_in_flight = 2);
   // Drops the blocks not yet started and waits for the one being compressed.
   ~BlockCompressor();
   BlockCompressor(const BlockCompressor&) = delete;
@@ -62,6 +67,7 @@ class BlockCompressor {
   void Work();
 
   const int level_;
+  const NewestFn newest_;
   const WriteFn write_;
   const size_t max_in_flight_;
   std::thread worker_;  // started by the first Submit

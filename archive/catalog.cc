@@ -57,7 +57,8 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
   // FULL: a commit that returned survives a power loss, not only a process crash.
   MV_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   MV_RETURN_IF_ERROR(MigrateCatalog(db).WithContext(path));
-  std::unique_ptr<Catalog> catalog(new Catalog(std::move(db)));
+  MV_ASSIGN_OR_RETURN(SqliteDatabase lookup_db, SqliteDatabase::Open(path, /*create=*/false));
+  std::unique_ptr<Catalog> catalog(new Catalog(std::move(db), std::move(lookup_db)));
   MV_RETURN_IF_ERROR(catalog->Prepare());
   return catalog;
 }
@@ -66,6 +67,8 @@ Status Catalog::Prepare() {
   MV_ASSIGN_OR_RETURN(insert_segment_,
                       db_.Prepare("INSERT OR IGNORE INTO segments(hash, pack, offset, length, "
                                   "raw_length, dictionary, block_offset) VALUES(?,?,?,?,?,?,?)"));
+  MV_ASSIGN_OR_RETURN(lookup_segment_, lookup_db_.Prepare("SELECT 1 FROM segments WHERE hash=?"));
+  MV_ASSIGN_OR_RETURN(lookup_message_, lookup_db_.Prepare("SELECT 1 FROM messages WHERE id=?"));
   MV_ASSIGN_OR_RETURN(find_segment_, db_.Prepare(std::string("SELECT ") + kSegmentColumns +
                                                  " FROM segments WHERE hash=?"));
   MV_ASSIGN_OR_RETURN(insert_message_,
@@ -109,21 +112,25 @@ Result<std::optional<SegmentLocation>> Catalog::FindSegment(const Digest& hash) 
   return out;
 }
 
-Result<std::vector<bool>> Catalog::HasSegments(const std::vector<Digest>& hashes) {
-  std::vector<bool> known;
-  known.reserve(hashes.size());
-  if (hashes.empty()) return known;
-  MV_RETURN_IF_ERROR(db_.Exec("BEGIN"));
-  for (const Digest& hash : hashes) {
-    auto found = FindSegment(hash);
-    if (!found.ok()) {
-      Rollback();
-      return found.status();
-    }
-    known.push_back(found->has_value());
+Result<bool> Catalog::Lookup(SqliteStatement& lookup, const Digest& key) {
+  if (!lookup_open_) {
+    MV_RETURN_IF_ERROR(lookup_db_.Exec("BEGIN"));
+    lookup_open_ = true;
   }
-  MV_RETURN_IF_ERROR(Commit());
-  return known;
+  lookup.BindBlob(1, AsBytes(key));
+  Result<bool> row = lookup.Step();
+  lookup.Reset();
+  if (!row.ok()) EndLookups();
+  return row;
+}
+
+Result<bool> Catalog::LookupSegment(const Digest& hash) { return Lookup(lookup_segment_, hash); }
+Result<bool> Catalog::LookupMessage(const Digest& id) { return Lookup(lookup_message_, id); }
+
+void Catalog::EndLookups() {
+  if (!lookup_open_) return;
+  lookup_open_ = false;
+  lookup_db_.Exec("COMMIT").IgnoreError();
 }
 
 Result<int64_t> Catalog::InsertMessage(const MessageRecord& m, const RecordLocation& location) {
