@@ -1108,6 +1108,9 @@ Status Archive::ForEachMessage(const std::function<Status(const MessageInfo&)>& 
 
 Status Archive::WithCatalog(const std::function<Status(Catalog&)>& fn) {
   std::lock_guard lock(mutex_);
+  // Also ends the lookups' read transaction of a batch that never committed
+  // (e.g. a run that failed): it would hold back checkpoints until the next commit.
+  catalog_->EndLookups();
   return fn(*catalog_);
 }
 

@@ -8,11 +8,14 @@ MessageQueue::MessageQueue(size_t max_bytes) : max_bytes_(max_bytes) {}
 
 Status MessageQueue::Push(MessagePiece piece) {
   std::unique_lock lock(mutex_);
+  ++producer_waiting_;
   changed_.wait(lock, [&] { return failed_.has_value() || bytes_ < max_bytes_ || pieces_.empty(); });
+  --producer_waiting_;
   if (failed_) return *failed_;
   bytes_ += piece.bytes.size();
   pieces_.push_back(std::move(piece));
-  changed_.notify_all();
+  // A wake-up (a futex call) only when the other side sleeps: most pushes find it busy.
+  if (consumer_waiting_ > 0) changed_.notify_all();
   return Status::Ok();
 }
 
@@ -25,12 +28,14 @@ void MessageQueue::Close(Status status) {
 
 std::optional<MessagePiece> MessageQueue::Pop() {
   std::unique_lock lock(mutex_);
+  ++consumer_waiting_;
   changed_.wait(lock, [&] { return failed_.has_value() || closed_ || !pieces_.empty(); });
+  --consumer_waiting_;
   if (failed_ || pieces_.empty()) return std::nullopt;
   MessagePiece piece = std::move(pieces_.front());
   pieces_.pop_front();
   bytes_ -= piece.bytes.size();
-  changed_.notify_all();
+  if (producer_waiting_ > 0) changed_.notify_all();
   return piece;
 }
 

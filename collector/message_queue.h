@@ -60,6 +60,8 @@ class MessageQueue {
   std::condition_variable changed_;
   std::deque<MessagePiece> pieces_;
   size_t bytes_ = 0;
+  int producer_waiting_ = 0;  // threads in Push's wait
+  int consumer_waiting_ = 0;  // threads in Pop's wait
   bool closed_ = false;
   Status close_status_;
   std::optional<Status> failed_;
