@@ -62,7 +62,23 @@ std::optional<Digest> HeaderSimilarityKey(std::string_view block) {
 IngestBatch::IngestBatch(Archive* archive)
     : archive_(archive),
       segmenter_(archive->options_.segmenter,
-                 [this](std::string_view segment) { return StoreSegment(segment); }) {}
+                 [this](std::string_view segment) { return StoreSegment(segment); }),
+      compressor_(archive->options_.level,
+                  [archive] {
+                    std::unique_lock lock(archive->mutex_);
+                    archive->WaitForTrainingLocked(lock);
+                    return archive->dictionaries_.Newest();
+                  },
+                  [archive](const BlockCompressor::Block& block, std::string_view frame) {
+                    const uint32_t dictionary = block.dictionary ? block.dictionary->id() : 0;
+                    std::lock_guard lock(archive->mutex_);
+                    if (block.single) {
+                      return archive->StoreSegmentLocked(block.entries[0].hash, block.entries[0].length,
+                                                         dictionary, frame, nullptr);
+                    }
+                    return archive->StoreBlockLocked(dictionary, static_cast<uint32_t>(block.plain.size()),
+                                                     block.entries, frame);
+                  }) {}
 
 IngestBatch::~IngestBatch() = default;
 
@@ -92,23 +108,52 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
   segment_hash_.Update(segment);
   Digest hash = segment_hash_.Finish();
   segments_.push_back(hash);
-  if (in_open_blocks_.count(hash)) return Status::Ok();  // waiting in a block of this batch
+  if (submitted_.count(hash)) return Status::Ok();  // handed to the compressor by this batch already
   Archive& a = *archive_;
   const bool small = segment.size() <= a.options_.small_segment_bytes;
   const bool to_block = small && a.options_.block_bytes > 0;
   std::optional<Digest> key;
   if (header_block && small) key = HeaderSimilarityKey(segment);
-  std::optional<std::pair<Digest, SegmentLocation>> base;
+  std::optional<std::pair<Digest, std::optional<SegmentLocation>>> base;
   {
-    std::lock_guard lock(a.mutex_);
+    std::unique_lock lock(a.mutex_);
     MV_ASSIGN_OR_RETURN(bool known, a.SegmentKnownLocked(hash));
     if (known) return Status::Ok();
     if (key) base = a.SimilarBaseLocked(*key);
+    // Judged against a frame with the newest dictionary, as when training ran on this thread.
+    if (base) a.WaitForTrainingLocked(lock);
   }
+  // A base not stored yet is usable while its block is being compressed (its
+  // bytes are at hand), not while it waits in an open block of this batch.
+  if (base && !base->second && !RecentHeaderPlain(base->first)) base.reset();
   std::shared_ptr<const Dictionary> dict;
   if (small) dict = a.dictionaries_.Newest();
-  // In a block a segment has no frame of its own; compress one only to judge a delta.
-  if (!to_block || base) MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
+  if (!base && (to_block || !small)) {
+    // Compressed on the compressor's thread: with others in a block, or a large
+    // segment alone. (Small segments outside blocks are stored right here: a
+    // header block must be locatable at once to serve as a delta base.)
+    if (to_block) {
+      MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
+    } else {
+      submitted_.insert(hash);
+      compressor_.Submit(BlockCompressor::Block{std::string(segment),
+                                                {BlockEntry{hash, static_cast<uint32_t>(segment.size())}},
+                                                /*single=*/true, nullptr});
+    }
+    std::lock_guard lock(a.mutex_);
+    if (to_block) {
+      ++a.small_segments_;  // counted when buffered, so training is due at the same point
+      a.NoteSmallSegmentLocked(segment);
+    }
+    if (key) {
+      if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
+      a.similar_headers_.emplace(*key, hash);
+    }
+    return Status::Ok();
+  }
+  // Stored alone; with a base (a near-duplicate of a header block seen before)
+  // compressed also to judge a delta.
+  MV_RETURN_IF_ERROR(codec_.Compress(segment, dict.get(), a.options_.level, &frame_));
   bool use_delta = false;
   if (base) {
     // A near-duplicate header block: store the difference to the first copy when smaller.
@@ -122,14 +167,16 @@ Status IngestBatch::StoreSegment(std::string_view segment) {
     std::lock_guard lock(a.mutex_);
     return a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()), 0, delta_frame_, &base->first);
   }
-  if (to_block) MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
-  std::lock_guard lock(a.mutex_);
-  if (!to_block) {
-    MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
-                                            dict ? dict->id() : 0, frame_, nullptr));
-  } else {
-    ++a.small_segments_;  // counted when buffered, so training is due at the same point
+  if (to_block) {
+    MV_RETURN_IF_ERROR(AddToBlock(header_block ? header_block_ : other_block_, hash, segment));
+    std::lock_guard lock(a.mutex_);
+    ++a.small_segments_;
+    a.NoteSmallSegmentLocked(segment);
+    return Status::Ok();
   }
+  std::lock_guard lock(a.mutex_);
+  MV_RETURN_IF_ERROR(a.StoreSegmentLocked(hash, static_cast<uint32_t>(segment.size()),
+                                          dict ? dict->id() : 0, frame_, nullptr));
   if (small) a.NoteSmallSegmentLocked(segment);
   if (key && !base) {
     if (a.similar_headers_.size() >= kSimilarHeadersLimit) a.similar_headers_.clear();
@@ -144,32 +191,52 @@ Status IngestBatch::AddToBlock(OpenBlock& block, const Digest& hash, std::string
   }
   block.plain.append(segment);
   block.entries.push_back(BlockEntry{hash, static_cast<uint32_t>(segment.size())});
-  in_open_blocks_.insert(hash);
+  submitted_.insert(hash);
   return Status::Ok();
 }
 
 Status IngestBatch::FlushBlock(OpenBlock& block) {
   if (block.entries.empty()) return Status::Ok();
-  Archive& a = *archive_;
-  // The newest dictionary at the time of writing: trained while the block filled.
-  std::shared_ptr<const Dictionary> dict = a.dictionaries_.Newest();
-  MV_RETURN_IF_ERROR(codec_.Compress(block.plain, dict.get(), a.options_.level, &frame_));
-  {
-    std::lock_guard lock(a.mutex_);
-    MV_RETURN_IF_ERROR(a.StoreBlockLocked(dict ? dict->id() : 0, static_cast<uint32_t>(block.plain.size()),
-                                          block.entries, frame_));
+  if (&block == &header_block_) {
+    // Blocks submitted before the last two are written (Submit waits while two
+    // are in flight): only these two may hold bases that cannot be located yet.
+    recent_header_blocks_.push_back(block);
+    if (recent_header_blocks_.size() > 2) recent_header_blocks_.pop_front();
   }
-  for (const BlockEntry& e : block.entries) in_open_blocks_.erase(e.hash);
+  // Compressed with the newest dictionary when its turn comes (one being
+  // trained while the block filled is waited for, as when training ran on this
+  // thread).
+  BlockCompressor::Block out{std::move(block.plain), std::move(block.entries), /*single=*/false, nullptr,
+                             /*with_newest_dictionary=*/true};
   block.plain.clear();
   block.entries.clear();
+  compressor_.Submit(std::move(out));
   return Status::Ok();
 }
 
-Result<std::string_view> IngestBatch::BasePlain(const Digest& hash, const SegmentLocation& location) {
+Status IngestBatch::DrainBlocks() { return compressor_.Drain(); }
+
+std::optional<std::string_view> IngestBatch::RecentHeaderPlain(const Digest& hash) const {
+  for (const OpenBlock& block : recent_header_blocks_) {
+    size_t offset = 0;
+    for (const BlockEntry& e : block.entries) {
+      if (e.hash == hash) return std::string_view(block.plain).substr(offset, e.length);
+      offset += e.length;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::string_view> IngestBatch::BasePlain(const Digest& hash, const std::optional<SegmentLocation>& location) {
   auto it = base_cache_.find(hash);
   if (it != base_cache_.end()) return std::string_view(it->second);
+  if (!location) {
+    std::optional<std::string_view> recent = RecentHeaderPlain(hash);
+    if (!recent) return Status::NotFound("delta base " + ToHex(hash) + " is not at hand");
+    return *recent;
+  }
   std::string plain;
-  MV_RETURN_IF_ERROR(archive_->ReadSegment(hash, location, codec_, &plain));
+  MV_RETURN_IF_ERROR(archive_->ReadSegment(hash, *location, codec_, &plain));
   if (base_cache_.size() >= kBaseCacheEntries) base_cache_.erase(base_cache_.begin());
   auto [inserted, _] = base_cache_.emplace(hash, std::move(plain));
   return std::string_view(inserted->second);
@@ -246,7 +313,13 @@ Result<CommitReport> IngestBatch::Commit() {
   // The batch's messages may name segments still waiting in its blocks.
   MV_RETURN_IF_ERROR(FlushBlock(header_block_));
   MV_RETURN_IF_ERROR(FlushBlock(other_block_));
-  std::lock_guard lock(archive_->mutex_);
+  MV_RETURN_IF_ERROR(DrainBlocks());
+  submitted_.clear();
+  recent_header_blocks_.clear();  // written now: located like any other segment
+  std::unique_lock lock(archive_->mutex_);
+  // A dictionary trained during the batch is durable with it, as when it was
+  // trained on the batch's own thread.
+  archive_->WaitForTrainingLocked(lock);
   MV_ASSIGN_OR_RETURN(CommitReport report, archive_->CommitLocked(pending_, events_));
   pending_.clear();
   pending_ids_.clear();
@@ -257,7 +330,13 @@ Result<CommitReport> IngestBatch::Commit() {
 
 // ---------------------------------------------------------------- Archive
 
-Archive::~Archive() = default;
+Archive::~Archive() {
+  {
+    std::unique_lock lock(mutex_);
+    WaitForTrainingLocked(lock);
+  }
+  if (trainer_.joinable()) trainer_.join();
+}
 
 Result<std::unique_ptr<Archive>> Archive::Open(ArchiveOptions options) {
   if (options.fs == nullptr) options.fs = &FileSystem::Posix();
@@ -614,14 +693,10 @@ std::unique_ptr<IngestBatch> Archive::NewBatch() {
 
 Result<bool> Archive::SegmentKnownLocked(const Digest& hash) {
   if (pending_segments_.count(hash)) return true;
-  MV_ASSIGN_OR_RETURN(auto found, catalog_->FindSegment(hash));
-  return found.has_value();
+  return catalog_->LookupSegment(hash);
 }
 
-Result<bool> Archive::MessageKnownLocked(const Digest& id) {
-  MV_ASSIGN_OR_RETURN(auto found, catalog_->FindMessage(id));
-  return found.has_value();
-}
+Result<bool> Archive::MessageKnownLocked(const Digest& id) { return catalog_->LookupMessage(id); }
 
 Result<RecordLocation> Archive::AppendLocked(RecordType type, std::string_view payload) {
   if (!writer_) return Status::PermissionDenied("the archive is open read-only");
@@ -665,12 +740,12 @@ Status Archive::StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
   return Status::Ok();
 }
 
-std::optional<std::pair<Digest, SegmentLocation>> Archive::SimilarBaseLocked(const Digest& key) {
+std::optional<std::pair<Digest, std::optional<SegmentLocation>>> Archive::SimilarBaseLocked(const Digest& key) {
   auto it = similar_headers_.find(key);
   if (it == similar_headers_.end()) return std::nullopt;
   auto location = LocateSegmentLocked(it->second);
-  if (!location.ok() || !location->has_value()) return std::nullopt;
-  return std::make_pair(it->second, **location);
+  if (!location.ok()) return std::nullopt;
+  return std::make_pair(it->second, *location);
 }
 
 Result<std::optional<SegmentLocation>> Archive::LocateSegmentLocked(const Digest& hash) {
@@ -681,6 +756,8 @@ Result<std::optional<SegmentLocation>> Archive::LocateSegmentLocked(const Digest
 
 Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pending,
                                            const std::vector<EventRecord>& events) {
+  // Lookups after this commit must see its rows.
+  catalog_->EndLookups();
   CommitReport report;
   report.messages = pending.size();
   // One compressed manifests record per (up to) kManifestsPerRecord messages: their
@@ -757,7 +834,7 @@ Result<CommitReport> Archive::CommitLocked(std::vector<IngestBatch::Pending>& pe
   pending_segments_.clear();
   touched_packs_.clear();
 
-  Status train = MaybeTrainDictionaryLocked();
+  Status train = MaybeTrainDictionaryLocked(/*in_background=*/false);
   if (!train.ok()) LogWarning("dictionary training skipped: " + train.ToString());
   return report;
 }
@@ -774,7 +851,7 @@ void Archive::NoteSmallSegmentLocked(std::string_view plain) {
     if (slot < capacity) samples_[slot].assign(plain);
   }
   if (small_segments_ >= NextTrainingThreshold()) {
-    Status s = MaybeTrainDictionaryLocked();
+    Status s = MaybeTrainDictionaryLocked(/*in_background=*/true);
     if (!s.ok()) LogWarning("dictionary training skipped: " + s.ToString());
   }
 }
@@ -784,8 +861,9 @@ uint64_t Archive::NextTrainingThreshold() const {
                                           : small_segments_at_training_ * options_.retrain_growth;
 }
 
-Status Archive::MaybeTrainDictionaryLocked() {
+Status Archive::MaybeTrainDictionaryLocked(bool in_background) {
   if (small_segments_ < NextTrainingThreshold()) return Status::Ok();
+  if (training_) return Status::Ok();  // one at a time
   small_segments_at_training_ = small_segments_;  // also when training fails: no retry storm
   std::vector<std::string> samples;
   if (samples_.size() >= std::min<size_t>(static_cast<size_t>(options_.dictionary_samples), 200)) {
@@ -803,14 +881,38 @@ Status Archive::MaybeTrainDictionaryLocked() {
     }
   }
   const uint32_t id = dictionaries_.NewestId() + 1;
-  MV_ASSIGN_OR_RETURN(std::string dict, TrainDictionary(samples, id, options_.dictionary_capacity));
+  if (!in_background || id == 1) {
+    // The first dictionary at once: until it exists blocks are compressed without one.
+    MV_ASSIGN_OR_RETURN(std::string dict, TrainDictionary(samples, id, options_.dictionary_capacity));
+    return PublishDictionaryLocked(id, static_cast<uint32_t>(samples.size()), dict);
+  }
+  // A retraining (tens of milliseconds of zstd) off the ingesting thread; until
+  // it is published, blocks use the previous dictionary.
+  if (trainer_.joinable()) trainer_.join();  // ended: training_ is false
+  training_ = true;
+  trainer_ = std::thread([this, id, samples = std::move(samples)] {
+    Result<std::string> dict = TrainDictionary(samples, id, options_.dictionary_capacity);
+    std::lock_guard lock(mutex_);
+    Status s = dict.ok() ? PublishDictionaryLocked(id, static_cast<uint32_t>(samples.size()), *dict)
+                         : dict.status();
+    if (!s.ok()) LogWarning("dictionary training skipped: " + s.ToString());
+    training_ = false;
+    training_done_.notify_all();
+  });
+  return Status::Ok();
+}
+
+void Archive::WaitForTrainingLocked(std::unique_lock<std::mutex>& lock) {
+  training_done_.wait(lock, [&] { return !training_; });
+}
+
+Status Archive::PublishDictionaryLocked(uint32_t id, uint32_t samples, const std::string& dict) {
   MV_ASSIGN_OR_RETURN(auto loaded, Dictionary::Load(id, dict, options_.dictionary_level));
   MV_ASSIGN_OR_RETURN(RecordLocation loc,
-                      AppendLocked(RecordType::kDictionary,
-                                   EncodeDictionary(id, static_cast<uint32_t>(samples.size()), dict)));
+                      AppendLocked(RecordType::kDictionary, EncodeDictionary(id, samples, dict)));
   MV_RETURN_IF_ERROR(writer_->Sync());
   MV_RETURN_IF_ERROR(catalog_->Begin());
-  Status s = catalog_->InsertDictionary(id, static_cast<uint32_t>(samples.size()), loc);
+  Status s = catalog_->InsertDictionary(id, samples, loc);
   if (s.ok()) s = catalog_->SetWatermark(loc.pack, loc.offset + loc.length);
   if (s.ok()) s = catalog_->Commit();
   if (!s.ok()) {
@@ -820,8 +922,8 @@ Status Archive::MaybeTrainDictionaryLocked() {
   touched_packs_.erase(loc.pack);
   // Only now may new segments use it: it is durable and catalogued.
   dictionaries_.Add(std::move(loaded));
-  LogInfo("trained compression dictionary " + std::to_string(id) + " from " +
-          std::to_string(samples.size()) + " segments (" + std::to_string(dict.size()) + " bytes)");
+  LogInfo("trained compression dictionary " + std::to_string(id) + " from " + std::to_string(samples) +
+          " segments (" + std::to_string(dict.size()) + " bytes)");
   return Status::Ok();
 }
 
@@ -1006,6 +1108,9 @@ Status Archive::ForEachMessage(const std::function<Status(const MessageInfo&)>& 
 
 Status Archive::WithCatalog(const std::function<Status(Catalog&)>& fn) {
   std::lock_guard lock(mutex_);
+  // Also ends the lookups' read transaction of a batch that never committed
+  // (e.g. a run that failed): it would hold back checkpoints until the next commit.
+  catalog_->EndLookups();
   return fn(*catalog_);
 }
 

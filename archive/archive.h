@@ -18,7 +18,9 @@
 // at a time, and several batches may ingest concurrently.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,9 +29,11 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "archive/block_cache.h"
+#include "archive/block_compressor.h"
 #include "archive/canonical.h"
 #include "archive/catalog.h"
 #include "archive/pack.h"
@@ -164,13 +168,19 @@ class IngestBatch {
     std::string plain;
     std::vector<BlockEntry> entries;
   };
-  // Adds a small segment to `block`, writing the block first when it would grow
+  // Adds a small segment to `block`, flushing the block first when it would grow
   // past ArchiveOptions::block_bytes.
   Status AddToBlock(OpenBlock& block, const Digest& hash, std::string_view segment);
-  // Compresses and writes `block` (nothing when empty) and empties it.
+  // Hands `block` (when not empty) to the compressor and empties it.
   Status FlushBlock(OpenBlock& block);
-  // The plain bytes of base segment `hash`, from a small cache or the packs.
-  Result<std::string_view> BasePlain(const Digest& hash, const SegmentLocation& location);
+  // Waits until every block handed to the compressor is written; returns the
+  // first failure since the last call (the failed blocks are retried next time).
+  Status DrainBlocks();
+  // The plain bytes of base segment `hash`, from a small cache, the header
+  // blocks being compressed, or the packs (at `location`).
+  Result<std::string_view> BasePlain(const Digest& hash, const std::optional<SegmentLocation>& location);
+  // The bytes of `hash` when it is in one of recent_header_blocks_.
+  std::optional<std::string_view> RecentHeaderPlain(const Digest& hash) const;
 
   struct Pending {
     MessageRecord record;
@@ -189,7 +199,13 @@ class IngestBatch {
   std::map<Digest, std::string> base_cache_;  // recently used delta bases (bounded)
   OpenBlock header_block_;  // header blocks: alike, so they compress best together
   OpenBlock other_block_;   // bodies and small MIME parts
-  std::set<Digest> in_open_blocks_;  // hashes waiting in the two blocks above
+  // Hashes this batch put into a block or handed to the compressor since the
+  // last commit (waiting, being compressed or written): not looked up or stored again.
+  std::set<Digest> submitted_;
+  // Copies of the last two header blocks handed to the compressor: their
+  // segments may serve as delta bases before they are written and located.
+  std::deque<OpenBlock> recent_header_blocks_;
+  BlockCompressor compressor_;
   std::vector<Digest> segments_;
   uint64_t length_ = 0;
   bool open_ = false;
@@ -281,10 +297,17 @@ class Archive {
   Status StoreBlockLocked(uint32_t dictionary, uint32_t raw_length,
                           const std::vector<BlockEntry>& entries, std::string_view frame);
   // The base registered for near-duplicates of header block `key`, if any.
-  std::optional<std::pair<Digest, SegmentLocation>> SimilarBaseLocked(const Digest& key);
+  // Its location is empty while the base is still being compressed.
+  std::optional<std::pair<Digest, std::optional<SegmentLocation>>> SimilarBaseLocked(const Digest& key);
   Result<CommitReport> CommitLocked(std::vector<IngestBatch::Pending>& pending,
                                     const std::vector<EventRecord>& events);
-  Status MaybeTrainDictionaryLocked();
+  // Trains a dictionary when enough small segments were stored since the last
+  // one. `in_background`: a retraining runs on trainer_ and this returns at once.
+  Status MaybeTrainDictionaryLocked(bool in_background);
+  // Makes dictionary `id` durable and catalogued, then usable.
+  Status PublishDictionaryLocked(uint32_t id, uint32_t samples, const std::string& dict);
+  // Waits, releasing `lock` (on mutex_) meanwhile, until no retraining runs.
+  void WaitForTrainingLocked(std::unique_lock<std::mutex>& lock);
   // Offers a small segment's plain bytes as a training sample; trains when due.
   void NoteSmallSegmentLocked(std::string_view plain);
   uint64_t NextTrainingThreshold() const;
@@ -310,6 +333,9 @@ class Archive {
   std::vector<std::string> samples_;  // reservoir of small segments for training
   uint64_t samples_seen_ = 0;
   std::mt19937_64 sample_rng_{0x6d61696c7661756cull};
+  std::thread trainer_;  // the latest retraining (MaybeTrainDictionaryLocked)
+  bool training_ = false;  // trainer_ has not published yet
+  std::condition_variable training_done_;  // with mutex_
 };
 
 }  // namespace mailvault

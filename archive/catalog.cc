@@ -57,7 +57,8 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
   // FULL: a commit that returned survives a power loss, not only a process crash.
   MV_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   MV_RETURN_IF_ERROR(MigrateCatalog(db).WithContext(path));
-  std::unique_ptr<Catalog> catalog(new Catalog(std::move(db)));
+  MV_ASSIGN_OR_RETURN(SqliteDatabase lookup_db, SqliteDatabase::Open(path, /*create=*/false));
+  std::unique_ptr<Catalog> catalog(new Catalog(std::move(db), std::move(lookup_db)));
   MV_RETURN_IF_ERROR(catalog->Prepare());
   return catalog;
 }
@@ -66,6 +67,8 @@ Status Catalog::Prepare() {
   MV_ASSIGN_OR_RETURN(insert_segment_,
                       db_.Prepare("INSERT OR IGNORE INTO segments(hash, pack, offset, length, "
                                   "raw_length, dictionary, block_offset) VALUES(?,?,?,?,?,?,?)"));
+  MV_ASSIGN_OR_RETURN(lookup_segment_, lookup_db_.Prepare("SELECT 1 FROM segments WHERE hash=?"));
+  MV_ASSIGN_OR_RETURN(lookup_message_, lookup_db_.Prepare("SELECT 1 FROM messages WHERE id=?"));
   MV_ASSIGN_OR_RETURN(find_segment_, db_.Prepare(std::string("SELECT ") + kSegmentColumns +
                                                  " FROM segments WHERE hash=?"));
   MV_ASSIGN_OR_RETURN(insert_message_,
@@ -109,6 +112,27 @@ Result<std::optional<SegmentLocation>> Catalog::FindSegment(const Digest& hash) 
   return out;
 }
 
+Result<bool> Catalog::Lookup(SqliteStatement& lookup, const Digest& key) {
+  if (!lookup_open_) {
+    MV_RETURN_IF_ERROR(lookup_db_.Exec("BEGIN"));
+    lookup_open_ = true;
+  }
+  lookup.BindBlob(1, AsBytes(key));
+  Result<bool> row = lookup.Step();
+  lookup.Reset();
+  if (!row.ok()) EndLookups();
+  return row;
+}
+
+Result<bool> Catalog::LookupSegment(const Digest& hash) { return Lookup(lookup_segment_, hash); }
+Result<bool> Catalog::LookupMessage(const Digest& id) { return Lookup(lookup_message_, id); }
+
+void Catalog::EndLookups() {
+  if (!lookup_open_) return;
+  lookup_open_ = false;
+  lookup_db_.Exec("COMMIT").IgnoreError();
+}
+
 Result<int64_t> Catalog::InsertMessage(const MessageRecord& m, const RecordLocation& location) {
   insert_message_.BindBlob(1, AsBytes(m.id))
       .Bind(2, static_cast<int64_t>(m.raw_length))
@@ -118,6 +142,8 @@ Result<int64_t> Catalog::InsertMessage(const MessageRecord& m, const RecordLocat
       .Bind(6, static_cast<int64_t>(location.offset))
       .Bind(7, static_cast<int64_t>(location.length));
   MV_RETURN_IF_ERROR(insert_message_.Run());
+  // Inserted: seq is the new rowid (no lookup); ignored: the row that was there.
+  if (db_.Changes() == 1) return static_cast<int64_t>(sqlite3_last_insert_rowid(db_.handle()));
   MV_ASSIGN_OR_RETURN(std::optional<MessageRow> row, FindMessage(m.id));
   if (!row) return Status::Internal("message vanished right after insert");
   return row->seq;

@@ -92,6 +92,17 @@ class Catalog {
   Status InsertSegment(const Digest& hash, const SegmentLocation& location);
   Result<std::optional<SegmentLocation>> FindSegment(const Digest& hash);
 
+  // Ingest's dedup lookups ("is this segment / message stored?"), answered by
+  // a second connection from a read transaction kept open until EndLookups():
+  // in WAL mode every statement outside a transaction takes and drops SQLite's
+  // file locks (several fcntl calls) on its own, and ingest asks several times
+  // per message. The answers are as of the transaction's start: the writer
+  // calls EndLookups() when it commits, so that later lookups see its rows
+  // (and its checkpoint is not held back by this reader).
+  Result<bool> LookupSegment(const Digest& hash);
+  Result<bool> LookupMessage(const Digest& id);
+  void EndLookups();
+
   // Inserts a message (or finds the existing one) and returns its seq.
   Result<int64_t> InsertMessage(const MessageRecord& message, const RecordLocation& location);
   Result<std::optional<MessageRow>> FindMessage(const Digest& id);
@@ -138,12 +149,18 @@ class Catalog {
   SqliteDatabase& database() { return db_; }
 
  private:
-  explicit Catalog(SqliteDatabase db) : db_(std::move(db)) {}
+  Catalog(SqliteDatabase db, SqliteDatabase lookup_db) : db_(std::move(db)), lookup_db_(std::move(lookup_db)) {}
   Status Prepare();
+  // Runs `lookup` (a prepared SELECT of lookup_db_ with its key bound) inside
+  // the open lookup transaction, beginning one when none is open.
+  Result<bool> Lookup(SqliteStatement& lookup, const Digest& key);
 
   SqliteDatabase db_;
   SqliteStatement insert_segment_, find_segment_, insert_message_, find_message_,
       insert_provenance_, insert_ledger_, set_watermark_;
+  SqliteDatabase lookup_db_;
+  SqliteStatement lookup_segment_, lookup_message_;
+  bool lookup_open_ = false;
 };
 
 // Applies the schema migrations to `db` (exposed for tests of the migrations).

@@ -8,14 +8,22 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <thread>
+#include <utility>
 
 #include "base/log.h"
 #include "base/sha256.h"
+#include "collector/message_queue.h"
 
 namespace mailvault {
 namespace {
 
 constexpr const char* kFallbackPrefix = "top0:";
+// Between the POP3 reader and the archive: pieces of up to kPieceBytes (a
+// queue operation per message or per 64 KiB, not per received chunk), and at
+// most kQueueBytes waiting, enough to ride out a commit's fsyncs.
+constexpr size_t kPieceBytes = 64 * 1024;
+constexpr size_t kQueueBytes = 4 * 1024 * 1024;
 
 Pop3Tls ToPop3Tls(TlsMode mode) {
   switch (mode) {
@@ -300,8 +308,8 @@ Status Run::Fetch(Pop3Session& session) {
   bool open = false;
   uint32_t open_number = 0;
   uint64_t open_bytes = 0;
-  Pop3RetrCallbacks callbacks;
-  callbacks.on_chunk = [&](uint32_t number, std::string_view chunk) -> Status {
+  // The archive side: runs on this thread, fed by the reader thread below.
+  auto on_chunk = [&](uint32_t number, std::string_view chunk) -> Status {
     if (!open) {
       MV_RETURN_IF_ERROR(batch_->BeginMessage());
       open = true;
@@ -319,7 +327,7 @@ Status Run::Fetch(Pop3Session& session) {
     }
     return batch_->Write(chunk);
   };
-  callbacks.on_done = [&](const Result<Pop3Message>& result, uint32_t number) -> Status {
+  auto on_done = [&](const Result<Pop3Message>& result, uint32_t number) -> Status {
     ServerMessage& m = server_[index_of[number]];
     ++progress_.fetched;
     if (!result.ok() || result->size_mismatch) {
@@ -350,8 +358,49 @@ Status Run::Fetch(Pop3Session& session) {
     }
     return Status::Ok();
   };
-  callbacks.stop = [this] { return StopRequested(); };
-  Status s = session.RetrMany(requests, callbacks);
+
+  // The network side: a reader thread receives the replies into the queue, in
+  // pieces of up to kPieceBytes, while this thread archives them; the queue
+  // bounds what is held between the two (see collector/message_queue.h).
+  MessageQueue queue(kQueueBytes);
+  std::thread reader([&] {
+    MessagePiece piece;
+    Pop3RetrCallbacks callbacks;
+    callbacks.on_chunk = [&](uint32_t number, std::string_view chunk) -> Status {
+      if (number != piece.number && !piece.bytes.empty()) {
+        MV_RETURN_IF_ERROR(queue.Push(std::exchange(piece, MessagePiece{})));
+      }
+      piece.number = number;
+      piece.bytes.append(chunk);
+      if (piece.bytes.size() < kPieceBytes) return Status::Ok();
+      return queue.Push(std::exchange(piece, MessagePiece{number, {}, {}}));
+    };
+    callbacks.on_done = [&](const Result<Pop3Message>& result, uint32_t number) -> Status {
+      if (number != piece.number && !piece.bytes.empty()) {
+        MV_RETURN_IF_ERROR(queue.Push(std::exchange(piece, MessagePiece{})));
+      }
+      piece.number = number;
+      piece.done = result;
+      return queue.Push(std::exchange(piece, MessagePiece{}));
+    };
+    callbacks.stop = [this] { return StopRequested(); };
+    Status s = session.RetrMany(requests, callbacks);
+    if (!piece.bytes.empty()) {
+      // The start of a message that was cut off: the archive side reports it.
+      Status pushed = queue.Push(std::exchange(piece, MessagePiece{}));
+      if (s.ok()) s = pushed;
+    }
+    queue.Close(s);
+  });
+  Status archived;
+  while (std::optional<MessagePiece> piece = queue.Pop()) {
+    if (!piece->bytes.empty()) archived = on_chunk(piece->number, piece->bytes);
+    if (archived.ok() && piece->done) archived = on_done(*piece->done, piece->number);
+    if (!archived.ok()) queue.Fail(archived);  // the reader stops at its next piece
+  }
+  reader.join();
+  // An archive error stopped the transfer (as the reader's error would have).
+  Status s = archived.ok() ? queue.close_status() : archived;
   if (open) {
     // The transfer stopped inside a message: what arrived of it is dropped.
     batch_->AbortMessage();

@@ -288,24 +288,9 @@ TEST_F(Pop3DovecotTest, UidlChangesWhenDovecotLosesItsUidList) {
 
 TEST_F(Pop3DovecotTest, HundredMegabyteMessageInBoundedMemory) {
   constexpr uint64_t kSize = 100ull << 20;
-  // Written in pieces (never whole in memory), with CRLF so it is canonical as stored.
   const std::string path = server_->dir() + "/big.mailvault-test";
-  Sha256 expected_hash;
-  {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    ASSERT_TRUE(fd.valid());
-    std::string head = "Subject: big\r\n\r\n";
-    ASSERT_TRUE(WriteAll(fd.get(), head, path).ok());
-    expected_hash.Update(head);
-    uint64_t written = head.size();
-    while (written < kSize) {
-      std::string piece = testing::ScriptedPop3Server::GeneratedMessage(
-          std::min<uint64_t>(64'000, kSize - written));
-      ASSERT_TRUE(WriteAll(fd.get(), piece, path).ok());
-      expected_hash.Update(piece);
-      written += piece.size();
-    }
-  }
+  Digest expected{};
+  ASSERT_TRUE(testing::WriteGeneratedMailFile(path, "Subject: big\r\n\r\n", kSize, &expected).ok());
   ASSERT_TRUE(server_->DeliverFile(user_, path).ok());
   auto session = Open();
   ASSERT_NE(session, nullptr);
@@ -326,7 +311,7 @@ TEST_F(Pop3DovecotTest, HundredMegabyteMessageInBoundedMemory) {
   ASSERT_TRUE(message.ok()) << message.status().ToString();
   EXPECT_EQ(message->bytes, kSize);
   EXPECT_FALSE(message->size_mismatch);
-  EXPECT_EQ(ToHex(got_hash.Finish()), ToHex(expected_hash.Finish()));
+  EXPECT_EQ(ToHex(got_hash.Finish()), ToHex(expected));
   ASSERT_GT(before, 0);
   EXPECT_LT(after - before, 16 * 1024) << "peak RSS grew by " << (after - before) << " KiB";
   EXPECT_TRUE(session->Quit().ok());

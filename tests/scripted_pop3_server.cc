@@ -1,16 +1,20 @@
 #include "tests/scripted_pop3_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "base/file.h"
 
 namespace mailvault::testing {
 namespace {
@@ -296,6 +300,23 @@ long PeakRssKib() {
   }
   std::fclose(f);
   return kib;
+}
+
+Status WriteGeneratedMailFile(const std::string& path, std::string_view head, uint64_t size, Digest* hash) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoToStatus(errno, "open " + path);
+  Sha256 sha;
+  MV_RETURN_IF_ERROR(WriteAll(fd.get(), head, path));
+  sha.Update(head);
+  uint64_t written = head.size();
+  while (written < size) {
+    std::string piece = ScriptedPop3Server::GeneratedMessage(std::min<uint64_t>(64'000, size - written));
+    MV_RETURN_IF_ERROR(WriteAll(fd.get(), piece, path));
+    sha.Update(piece);
+    written += piece.size();
+  }
+  *hash = sha.Finish();
+  return Status::Ok();
 }
 
 }  // namespace mailvault::testing

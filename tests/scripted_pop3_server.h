@@ -19,8 +19,12 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "base/sha256.h"
+#include "base/status.h"
 
 namespace mailvault::testing {
 
@@ -126,5 +130,11 @@ namespace mailvault::testing {
 // /proc/self/clear_refs "5"); PeakRssKib() reads VmHWM. False / -1 on failure.
 bool ResetPeakRss();
 long PeakRssKib();
+
+// Writes a mail of exactly `size` bytes to `path` for the huge-message tests:
+// `head` (its header block and empty line, CRLF), then lines of
+// ScriptedPop3Server::GeneratedMessage, in pieces, never whole in memory. It is
+// canonical as written, so its SHA-256 (set in `*hash`) is its archive id.
+Status WriteGeneratedMailFile(const std::string& path, std::string_view head, uint64_t size, Digest* hash);
 
 }  // namespace mailvault::testing
