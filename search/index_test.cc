@@ -600,6 +600,43 @@ TEST_F(SmallIndexTest, DrainsTheQueueInBoundedStepsAndPicksUpNewMail) {
   ExpectIndexedExactlyOnce();
 }
 
+TEST_F(SmallIndexTest, PendingMessagesAreReadBySeqNotByListingTheArchive) {
+  // `listed` counts the catalog rows the indexer read to find its work. Had it
+  // listed the archive, every call below would have read all of it (20, then
+  // 23 rows); paged by seq after the last message indexed, it reads what it
+  // indexes.
+  IndexerOptions o;
+  o.batch_messages = 4;
+  auto indexer = Indexer::Open(IndexDir(), o);
+  ASSERT_TRUE(indexer.ok());
+  auto first = (*indexer)->IndexPending(*archive_, 7);  // pages of 4 and 3
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->indexed, 7u);
+  EXPECT_EQ(first->listed, 7u);
+  EXPECT_EQ(first->pending, 13u);
+  for (int step = 0; step < 3; ++step) {  // a daemon's bounded steps: one message each
+    auto one = (*indexer)->IndexPending(*archive_, 1);
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(one->indexed, 1u);
+    EXPECT_EQ(one->listed, 1u);
+  }
+  auto rest = (*indexer)->IndexPending(*archive_);  // 10: pages of 4, 4, 2 and an empty one
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->indexed, 10u);
+  EXPECT_EQ(rest->listed, 10u);
+  EXPECT_EQ(rest->pending, 0u);
+  Add(3);
+  auto fresh = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->indexed, 3u);
+  EXPECT_EQ(fresh->listed, 3u);
+  auto idle = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ(idle->listed, 0u);
+  indexer->reset();
+  ExpectIndexedExactlyOnce();
+}
+
 TEST_F(SmallIndexTest, CatalogTailIsTheCountAndTheNewestMessage) {
   // What the indexer's "nothing pending" check reads instead of listing.
   std::string newest;

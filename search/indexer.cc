@@ -240,47 +240,61 @@ Result<uint64_t> Indexer::DocumentCount() {
 
 namespace {
 
-struct QueuePosition {
-  uint64_t count = 0;
-  std::string last_id;
-};
-
-Result<std::vector<MessageInfo>> ArrivalOrder(Archive& archive) {
-  std::vector<MessageInfo> all;
-  MV_RETURN_IF_ERROR(archive.ForEachMessage([&](const MessageInfo& info) {
-    all.push_back(info);
-    return Status::Ok();
-  }));
-  return all;
+uint64_t StoredCount(const Xapian::Database& db) {
+  std::string text = db.get_metadata(schema::kMetadataIndexedCount);
+  return text.empty() ? 0 : std::strtoull(text.c_str(), nullptr, 10);
 }
 
-// Where the queue starts in `all`: the committed position when the archive's
-// order still agrees with it, else 0 (a rescan; *rescan set).
-uint64_t QueueStart(const Xapian::Database& db, const std::vector<MessageInfo>& all, bool* rescan) {
-  std::string count_text = db.get_metadata(schema::kMetadataIndexedCount);
-  std::string last_id = db.get_metadata(schema::kMetadataIndexedLastId);
-  uint64_t count = count_text.empty() ? 0 : std::strtoull(count_text.c_str(), nullptr, 10);
-  *rescan = false;
-  if (count == 0) return 0;
-  if (count <= all.size() && ToHex(all[count - 1].id) == last_id) return count;
-  *rescan = true;
-  return 0;
+// Where the queue starts: after the seq of the last message indexed, when
+// that message still has the recorded number of messages up to it in arrival
+// order; else from the first message, checking each against the index
+// (`rescan`). `count` is how many messages come before the start.
+struct QueueStart {
+  int64_t after_seq = 0;
+  uint64_t count = 0;
+  bool rescan = false;
+};
+
+Result<QueueStart> FindQueueStart(Archive& archive, const Xapian::Database& db,
+                                  const std::string& index_dir) {
+  QueueStart start;
+  uint64_t count = 0;
+  std::string last_id;
+  try {
+    count = StoredCount(db);
+    last_id = db.get_metadata(schema::kMetadataIndexedLastId);
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir);
+  }
+  if (count == 0) return start;
+  std::optional<Digest> id = DigestFromHex(last_id);
+  if (id) {
+    MV_ASSIGN_OR_RETURN(std::optional<Archive::ArrivalPosition> at, archive.ArrivalPositionOf(*id));
+    if (at && at->count == count) {
+      start.after_seq = at->seq;
+      start.count = count;
+      return start;
+    }
+  }
+  start.rescan = true;
+  return start;
 }
 
 // True when the committed queue position covers the whole archive: the
 // catalog holds exactly `indexed_count` messages and the newest is the last one
 // indexed. One COUNT instead of listing every message, so that a search or an
 // idle daemon pass on a large archive with nothing new costs next to nothing.
+// Also gives the catalog's message count.
 Result<bool> NothingPending(Archive& archive, const Xapian::Database& db,
-                            const std::string& index_dir) {
+                            const std::string& index_dir, uint64_t* archived = nullptr) {
   Catalog::MessageTail tail;
   MV_RETURN_IF_ERROR(archive.WithCatalog([&](Catalog& catalog) {
     MV_ASSIGN_OR_RETURN(tail, catalog.Tail());
     return Status::Ok();
   }));
+  if (archived != nullptr) *archived = tail.count;
   try {
-    std::string count_text = db.get_metadata(schema::kMetadataIndexedCount);
-    uint64_t count = count_text.empty() ? 0 : std::strtoull(count_text.c_str(), nullptr, 10);
+    uint64_t count = StoredCount(db);
     if (tail.count != count) return false;
     if (count == 0) return true;
     return tail.last_id && ToHex(*tail.last_id) == db.get_metadata(schema::kMetadataIndexedLastId);
@@ -292,74 +306,71 @@ Result<bool> NothingPending(Archive& archive, const Xapian::Database& db,
 }  // namespace
 
 Result<uint64_t> Indexer::PendingCount(Archive& archive) {
-  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_));
+  uint64_t archived = 0;
+  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_, &archived));
   if (nothing) return uint64_t{0};
-  MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
-  try {
-    bool rescan = false;
-    uint64_t start = QueueStart(*state_->db, all, &rescan);
-    return static_cast<uint64_t>(all.size() - start);
-  } catch (const Xapian::Error& e) {
-    return XapianStatus(e, "search index " + index_dir_);
-  }
+  MV_ASSIGN_OR_RETURN(QueueStart start, FindQueueStart(archive, *state_->db, index_dir_));
+  return archived > start.count ? archived - start.count : 0;
 }
 
 Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
   IndexReport report;
   MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_));
   if (nothing) return report;
-  MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
-  Xapian::WritableDatabase& db = *state_->db;
-  DocumentBuilder builder(options_.stem_language);
-  uint64_t position = 0;
-  try {
-    position = QueueStart(db, all, &report.rescanned);
-  } catch (const Xapian::Error& e) {
-    return XapianStatus(e, "search index " + index_dir_);
-  }
+  MV_ASSIGN_OR_RETURN(QueueStart start, FindQueueStart(archive, *state_->db, index_dir_));
+  report.rescanned = start.rescan;
   if (report.rescanned) {
     LogWarning("search index " + index_dir_ +
                ": the archive's message order changed (catalog rebuilt?); checking every message");
   }
-
+  Xapian::WritableDatabase& db = *state_->db;
+  DocumentBuilder builder(options_.stem_language);
+  // The queue is read a batch at a time, by seq from where the last batch
+  // ended: the cost is the messages indexed, not the size of the archive.
+  int64_t after_seq = start.after_seq;
+  uint64_t position = start.count;
   uint64_t handled = 0;
   bool in_transaction = false;
+  const size_t page_size = std::max<size_t>(options_.batch_messages, 1);
   try {
-    while (position < all.size() && handled < limit) {
+    while (handled < limit) {
+      MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> page,
+                          archive.MessagesAfter(after_seq, std::min<uint64_t>(page_size, limit - handled)));
+      report.listed += page.size();
+      if (page.empty()) break;
       db.begin_transaction(/*flushed=*/true);
       in_transaction = true;
-      uint64_t batch_messages = 0, batch_bytes = 0, batch_indexed = 0;
-      while (position < all.size() && handled < limit && batch_messages < options_.batch_messages &&
-             batch_bytes < options_.batch_bytes) {
-        const MessageInfo& listed = all[position];
-        const std::string id_term = schema::kPrefixId + ToHex(listed.id);
+      uint64_t batch_bytes = 0, batch_indexed = 0;
+      std::string last_id;
+      for (const MessageInfo& info : page) {
+        if (batch_bytes >= options_.batch_bytes) break;  // the rest comes with the next page
+        const std::string id = ToHex(info.id);
+        const std::string id_term = schema::kPrefixId + id;
         if (report.rescanned && db.term_exists(id_term)) {
           ++report.skipped;
         } else {
-          // Provenance (the account) comes from Info; listing gives none.
-          Result<MessageInfo> info = archive.Info(listed.id);
-          MessageInfo full = info.ok() ? *info : listed;
-          Result<DecodedMessage> decoded = DecodeArchived(archive, full);
+          Result<DecodedMessage> decoded = DecodeArchived(archive, info);
           if (!decoded.ok()) {
-            LogWarning("search index: message " + ToHex(listed.id) +
+            LogWarning("search index: message " + id +
                        " cannot be read from the archive, indexed by id only: " +
                        decoded.status().ToString());
             ++report.unreadable;
           } else if (!decoded->problems.empty()) {
             ++report.flagged;
           }
-          Xapian::Document doc = builder.Build(full, decoded.ok() ? &*decoded : nullptr);
+          Xapian::Document doc = builder.Build(info, decoded.ok() ? &*decoded : nullptr);
           db.replace_document(id_term, doc);
           ++batch_indexed;
         }
-        batch_bytes += listed.raw_length;
-        ++batch_messages;
+        batch_bytes += info.raw_length;
+        after_seq = info.seq;
+        last_id = id;
         ++position;
         ++handled;
         if (options_.on_message) options_.on_message(handled);
       }
       db.set_metadata(schema::kMetadataIndexedCount, std::to_string(position));
-      db.set_metadata(schema::kMetadataIndexedLastId, ToHex(all[position - 1].id));
+      db.set_metadata(schema::kMetadataIndexedLastId, last_id);
       db.commit_transaction();
       in_transaction = false;
       report.indexed += batch_indexed;
@@ -374,7 +385,9 @@ Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
     }
     return XapianStatus(e, "write search index " + index_dir_);
   }
-  report.pending = all.size() - position;
+  uint64_t archived = 0;
+  MV_ASSIGN_OR_RETURN(bool done, NothingPending(archive, db, index_dir_, &archived));
+  report.pending = done || archived < position ? 0 : archived - position;
   return report;
 }
 

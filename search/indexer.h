@@ -1,11 +1,13 @@
 // Indexer: archived messages -> the Xapian index in <data_dir>/index.
 //
-// The index queue is the archive's arrival order (Archive::ForEachMessage, which
-// follows catalog messages.seq): everything after the first
-// `mailvault.indexed_count` messages is pending. That count (and the id of the
-// last message it covers) is Xapian metadata written in the same transaction as
-// the batch's documents, so after a crash the next IndexPending redoes exactly
-// the uncommitted batch. Every document is written with replace_document() on
+// The index queue is the archive's arrival order (catalog messages.seq):
+// everything after the first `mailvault.indexed_count` messages is pending.
+// That count (and the id of the last message it covers) is Xapian metadata
+// written in the same transaction as the batch's documents, so after a crash
+// the next IndexPending redoes exactly the uncommitted batch. The pending
+// messages are read a batch at a time by seq, after the last one indexed
+// (Archive::MessagesAfter), so a backlog costs what is indexed, not a listing
+// of the whole archive per batch. Every document is written with replace_document() on
 // its unique id term, so a message redone (or seen twice because the catalog
 // was rebuilt in another order) replaces its document; the index never holds a
 // message twice. When the catalog's message count and newest id match the
@@ -69,6 +71,10 @@ struct IndexReport {
   uint64_t flagged = 0;     // decoded with problems (flag:problem)
   uint64_t unreadable = 0;  // the archive could not read them (flag:unreadable)
   uint64_t pending = 0;     // still queued when `limit` stopped this call
+  // Catalog rows read to find the work: the queue is paged by seq from the
+  // last message indexed, so this is about `indexed` + `skipped`, never the
+  // whole archive (unless `rescanned`).
+  uint64_t listed = 0;
   bool rescanned = false;   // the archive's order changed; every message was checked
 };
 
