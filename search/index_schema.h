@@ -34,7 +34,9 @@
 namespace mailvault::index_schema {
 
 // Version 1: this file as first written.
-inline constexpr int kSchemaVersion = 1;
+// Version 2: no termlist table (Xapian::DB_NO_TERMLIST; search/indexer.cc):
+// documents are added once and never replaced or deleted.
+inline constexpr int kSchemaVersion = 2;
 
 // Metadata keys (Xapian user metadata, committed atomically with documents).
 inline constexpr const char* kMetadataSchemaVersion = "mailvault.schema_version";

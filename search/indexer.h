@@ -60,6 +60,10 @@ struct IndexerOptions {
   // there, so memory stays bounded whatever the message size. Default 16 MiB.
   uint64_t max_in_memory_bytes = 16ull << 20;
   std::string temp_dir;  // for those files; "" = $TMPDIR or /tmp
+  // false: committed batches are not fsynced, so a crash can lose any of them
+  // (the queue position with them). Only for an index that is thrown away
+  // after a crash: RebuildIndex's scratch index, synced once when complete.
+  bool durable_batches = true;
   // Called after each message is added to the open batch (not yet committed),
   // with the number of messages handled so far in this call.
   std::function<void(uint64_t handled)> on_message;
@@ -112,7 +116,8 @@ class Indexer {
 };
 
 // `mailvault reindex`: builds a new index of every message of `archive` in
-// `index_dir` + ".new" (removed first if a previous attempt left it), compacts it
+// `index_dir` + ".new" (removed first if a previous attempt left it; batches
+// not fsynced, see durable_batches), compacts it
 // into `index_dir` + ".compact" (Xapian::Database::compact; if that fails the
 // uncompacted one is used), swaps that with `index_dir` atomically (renameat2
 // RENAME_EXCHANGE), then deletes the old one. Until the swap, searches use the old index; a crash
