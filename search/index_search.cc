@@ -154,6 +154,16 @@ std::string LeadingSnippet(std::string_view text, size_t bytes, const std::strin
   return out;
 }
 
+// The snippet text a per-recipient copy shares with the document `owner_id`
+// (DocumentData::text_of). "" if that document is not there, which the indexer
+// does not let happen (it is committed with or before the copy).
+std::string SharedText(const Xapian::Database& db, const std::string& owner_id) {
+  const std::string term = schema::kPrefixId + owner_id;
+  auto owner = db.postlist_begin(term);
+  if (owner == db.postlist_end(term)) return std::string();
+  return schema::ParseDocumentData(db.get_document(*owner).get_data()).text;
+}
+
 }  // namespace
 
 struct IndexSearcher::State {
@@ -238,6 +248,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       const bool highlight = HasFreeTextTerms(query);
       for (auto it = mset.begin(); it != mset.end(); ++it) {
         schema::DocumentData data = schema::ParseDocumentData(it.get_document().get_data());
+        if (!data.text_of.empty()) data.text = SharedText(state_->db, data.text_of);
         SearchHit hit;
         hit.id = data.id;
         hit.date = data.date;

@@ -660,6 +660,59 @@ TEST_F(SmallIndexTest, PendingMessagesAreReadBySeqNotByListingTheArchive) {
   ExpectIndexedExactlyOnce();
 }
 
+TEST_F(SmallIndexTest, PerRecipientCopiesStoreTheirTextOnceAndShowTheSameSnippet) {
+  std::string body;
+  for (int i = 0; i < 12; ++i) body += "Filler sentence number " + std::to_string(i) + " of the notice.\n";
+  body += "The zebra crossing closes on Monday.\n";
+  {
+    auto batch = archive_->NewBatch();
+    for (const char* to : {"alice@example.com", "bob@example.com"}) {
+      ASSERT_TRUE(batch->BeginMessage().ok());
+      ASSERT_TRUE(batch->Write(std::string("From: office@example.com\nTo: ") + to +
+                               "\nSubject: road works\nMessage-ID: <works@example.com>\n\n" + body)
+                      .ok());
+      Provenance p;
+      p.source = "test";
+      p.key = to;
+      ASSERT_TRUE(batch->FinishMessage(p).ok());
+    }
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  {
+    auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+    ASSERT_TRUE(indexer.ok());
+    ASSERT_TRUE((*indexer)->IndexPending(*archive_).ok());
+  }
+  // Stored once: the first copy holds the text, the second names it.
+  {
+    Xapian::Database db(IndexDir());
+    std::vector<index_schema::DocumentData> copies;
+    const std::string mid = index_schema::BooleanTerm(index_schema::kPrefixMessageId, "works@example.com");
+    for (auto p = db.postlist_begin(mid); p != db.postlist_end(mid); ++p) {
+      copies.push_back(index_schema::ParseDocumentData(db.get_document(*p).get_data()));
+    }
+    ASSERT_EQ(copies.size(), 2u);
+    EXPECT_NE(copies[0].text.find("zebra crossing"), std::string::npos);
+    EXPECT_TRUE(copies[0].text_of.empty());
+    EXPECT_TRUE(copies[1].text.empty());
+    EXPECT_EQ(copies[1].text_of, copies[0].id);
+  }
+  // Shown the same: both hits highlight the word deep in the shared text.
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  auto found = (*searcher)->Search("zebra", SearchOptions());
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->hits.size(), 2u);
+  EXPECT_NE(found->hits[0].snippet.find("<b>zebra</b> crossing"), std::string::npos)
+      << found->hits[0].snippet;
+  EXPECT_EQ(found->hits[0].snippet, found->hits[1].snippet);
+  // A short text (the 20 messages of SetUp) is kept in each document.
+  auto common = (*searcher)->Search("common", SearchOptions());
+  ASSERT_TRUE(common.ok());
+  ASSERT_FALSE(common->hits.empty());
+  EXPECT_NE(common->hits[0].snippet.find("<b>common</b>"), std::string::npos);
+}
+
 TEST_F(SmallIndexTest, CatalogTailIsTheCountAndTheNewestMessage) {
   // What the indexer's "nothing pending" check reads instead of listing.
   std::string newest;

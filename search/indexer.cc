@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <unordered_map>
 #include <vector>
 
 #include "archive/catalog.h"
@@ -132,7 +133,7 @@ class DocumentBuilder {
       data.subject = m.subject;
       std::string_view text = m.body_text;
       for (size_t i = 0; text.empty() && i < m.attachments.size(); ++i) text = m.attachments[i].text;
-      data.text = std::string(Utf8Prefix(text, schema::kSnippetTextBytes));
+      SetSnippetText(Utf8Prefix(text, schema::kSnippetTextBytes), id, &data);
     } else {
       doc.add_boolean_term(std::string(schema::kPrefixFlag) + schema::kFlagUnreadable);
       doc.add_boolean_term(std::string(schema::kPrefixFlag) + schema::kFlagNoDate);
@@ -155,6 +156,33 @@ class DocumentBuilder {
   }
 
  private:
+  // Texts shorter than this are stored in every document that has them: a
+  // reference (text_of=<64 hex>) would save little or nothing.
+  static constexpr size_t kSharedTextMinBytes = 256;
+  // Texts remembered for sharing; when full, forgotten and started afresh
+  // (per-recipient copies arrive together, so little is lost).
+  static constexpr size_t kSharedTextsRemembered = 50000;
+
+  // Per-recipient copies of a message have the same body: the first document
+  // with a text keeps it, later ones name that document (DocumentData::text_of).
+  // Only documents built by this builder are named, all written in the same
+  // IndexPending call, so the named document is committed with or before the
+  // one naming it.
+  void SetSnippetText(std::string_view text, const std::string& id, schema::DocumentData* data) {
+    if (text.size() < kSharedTextMinBytes) {
+      data->text = std::string(text);
+      return;
+    }
+    Digest hash = Sha256::Of(text);
+    auto [it, inserted] = text_owner_.try_emplace(std::string(AsBytes(hash)), id);
+    if (!inserted) {
+      data->text_of = it->second;
+      return;
+    }
+    data->text = std::string(text);
+    if (text_owner_.size() > kSharedTextsRemembered) text_owner_.clear();
+  }
+
   // Text indexed both under `prefix` and as free text, as its own "sentence"
   // so that phrases do not run from one field into the next.
   void Field(const std::string& text, const char* prefix) {
@@ -196,6 +224,7 @@ class DocumentBuilder {
   }
 
   Xapian::TermGenerator generator_;
+  std::unordered_map<std::string, std::string> text_owner_;  // SHA-256 of a text -> id
 };
 
 }  // namespace
