@@ -1049,15 +1049,25 @@ Result<Digest> Archive::Resolve(std::string_view text) {
   return found[0];
 }
 
+namespace {
+
+MessageInfo InfoOfRow(const MessageRow& row) {
+  MessageInfo info;
+  info.id = row.id;
+  info.seq = row.seq;
+  info.raw_length = row.raw_length;
+  info.archived_at = row.archived_at;
+  info.segments = row.segments.size();
+  return info;
+}
+
+}  // namespace
+
 Result<MessageInfo> Archive::Info(const Digest& id) {
   std::lock_guard lock(mutex_);
   MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
   if (!row) return Status::NotFound("no message with id " + ToHex(id));
-  MessageInfo info;
-  info.id = row->id;
-  info.raw_length = row->raw_length;
-  info.archived_at = row->archived_at;
-  info.segments = row->segments.size();
+  MessageInfo info = InfoOfRow(*row);
   MV_ASSIGN_OR_RETURN(info.provenance, catalog_->ProvenanceOf(row->seq));
   return info;
 }
@@ -1093,17 +1103,34 @@ Status Archive::ForEachMessage(const std::function<Status(const MessageInfo&)>& 
   {
     std::lock_guard lock(mutex_);
     MV_RETURN_IF_ERROR(catalog_->ForEachMessage([&](const MessageRow& row) {
-      MessageInfo info;
-      info.id = row.id;
-      info.raw_length = row.raw_length;
-      info.archived_at = row.archived_at;
-      info.segments = row.segments.size();
-      all.push_back(std::move(info));
+      all.push_back(InfoOfRow(row));
       return Status::Ok();
     }));
   }
   for (const MessageInfo& info : all) MV_RETURN_IF_ERROR(visit(info));
   return Status::Ok();
+}
+
+Result<std::vector<MessageInfo>> Archive::MessagesAfter(int64_t after_seq, size_t limit) {
+  std::lock_guard lock(mutex_);
+  MV_ASSIGN_OR_RETURN(std::vector<MessageRow> rows, catalog_->MessagesAfter(after_seq, limit));
+  std::vector<MessageInfo> page;
+  page.reserve(rows.size());
+  for (const MessageRow& row : rows) {
+    page.push_back(InfoOfRow(row));
+    MV_ASSIGN_OR_RETURN(page.back().provenance, catalog_->ProvenanceOf(row.seq));
+  }
+  return page;
+}
+
+Result<std::optional<Archive::ArrivalPosition>> Archive::ArrivalPositionOf(const Digest& id) {
+  std::lock_guard lock(mutex_);
+  MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
+  if (!row) return std::optional<ArrivalPosition>();
+  ArrivalPosition position;
+  position.seq = row->seq;
+  MV_ASSIGN_OR_RETURN(position.count, catalog_->CountUpTo(row->seq));
+  return std::optional<ArrivalPosition>(position);
 }
 
 Status Archive::WithCatalog(const std::function<Status(Catalog&)>& fn) {

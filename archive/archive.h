@@ -104,6 +104,9 @@ struct ArchiveStats {
 
 struct MessageInfo {
   Digest id{};
+  // Place in arrival order (catalog messages.seq): increasing, with possible
+  // gaps; what Archive::MessagesAfter pages by.
+  int64_t seq = 0;
   uint64_t raw_length = 0;
   int64_t archived_at = 0;
   size_t segments = 0;
@@ -238,8 +241,20 @@ class Archive {
   // Streams the canonical bytes of a message to `sink`, each segment checked
   // against its SHA-256 before it is passed on and the whole message at the end.
   Status ReadMessage(const Digest& id, const std::function<Status(std::string_view)>& sink);
-  // Visits every message in arrival order.
+  // Visits every message in arrival order (provenance not filled in).
   Status ForEachMessage(const std::function<Status(const MessageInfo&)>& visit);
+  // One page of arrival order: up to `limit` messages with seq > `after_seq`
+  // (0: from the first), each with its provenance as Info gives it. Costs the
+  // page, not the messages before it: a queue that remembers the last seq it
+  // took (the search index) finds what is new without listing the archive.
+  Result<std::vector<MessageInfo>> MessagesAfter(int64_t after_seq, size_t limit);
+  // Where message `id` is in arrival order: its seq and how many messages
+  // arrived up to and including it. nullopt when the archive does not hold it.
+  struct ArrivalPosition {
+    int64_t seq = 0;
+    uint64_t count = 0;
+  };
+  Result<std::optional<ArrivalPosition>> ArrivalPositionOf(const Digest& id);
 
   Result<ArchiveStats> Stats();
   // Re-reads every record and re-hashes every message. Faults go to the report;

@@ -173,6 +173,55 @@ TEST_F(ArchiveTest, CopiesWithDifferentHeadersShareTheBody) {
   EXPECT_LT(stats->unique_bytes, stats->raw_bytes - 19000);
 }
 
+TEST_F(ArchiveTest, PagesArrivalOrderBySeq) {
+  auto a = OpenArchive(Options());
+  auto batch = a->NewBatch();
+  std::vector<Digest> ids;
+  for (int i = 0; i < 7; ++i) {
+    auto m = Add(*batch, Mail(i), "k" + std::to_string(i));
+    ASSERT_TRUE(m.ok());
+    ids.push_back(m->id);
+  }
+  ASSERT_TRUE(Add(*batch, Mail(3), "again").ok());  // a duplicate takes no new place
+  ASSERT_TRUE(batch->Commit().ok());
+
+  // Pages of 3 from the start, each after the last seq of the one before.
+  std::vector<Digest> paged;
+  int64_t after = 0;
+  for (;;) {
+    auto page = a->MessagesAfter(after, 3);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ASSERT_LE(page->size(), 3u);
+    if (page->empty()) break;
+    for (const MessageInfo& info : *page) {
+      EXPECT_GT(info.seq, after);
+      paged.push_back(info.id);
+      after = info.seq;
+    }
+  }
+  EXPECT_EQ(paged, ids);
+
+  // A page carries provenance, as Info does.
+  auto third = a->ArrivalPositionOf(ids[3]);
+  ASSERT_TRUE(third.ok());
+  ASSERT_TRUE(third->has_value());
+  EXPECT_EQ((*third)->count, 4u);
+  auto from_third = a->MessagesAfter((*third)->seq - 1, 1);
+  ASSERT_TRUE(from_third.ok());
+  ASSERT_EQ(from_third->size(), 1u);
+  EXPECT_EQ(from_third->front().id, ids[3]);
+  EXPECT_EQ(from_third->front().provenance.size(), 2u);
+
+  // After the newest: nothing; an unknown id has no position.
+  auto last = a->ArrivalPositionOf(ids.back());
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->count, 7u);
+  EXPECT_TRUE(a->MessagesAfter((*last)->seq, 10)->empty());
+  auto unknown = a->ArrivalPositionOf(Sha256::Of("not archived"));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
+}
+
 TEST_F(ArchiveTest, ResolvesPrefixes) {
   auto a = OpenArchive(Options());
   auto batch = a->NewBatch();

@@ -313,22 +313,32 @@ Result<bool> Catalog::HasProvenance(const Digest& id, const Provenance& p) {
   return st.Step();
 }
 
+Result<std::vector<MessageRow>> Catalog::MessagesAfter(int64_t after_seq, size_t limit) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare(std::string("SELECT ") + kMessageColumns +
+                                  " FROM messages WHERE seq>? ORDER BY seq LIMIT ?"));
+  st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  std::vector<MessageRow> page;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    page.push_back(ReadMessageRow(st));
+  }
+  return page;
+}
+
+Result<uint64_t> Catalog::CountUpTo(int64_t seq) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st, db_.Prepare("SELECT count(*) FROM messages WHERE seq<=?"));
+  st.Bind(1, seq);
+  MV_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? static_cast<uint64_t>(st.ColumnInt(0)) : 0;
+}
+
 Status Catalog::ForEachMessage(const std::function<Status(const MessageRow&)>& visit) {
   // Paged by seq so that no statement stays open while `visit` runs.
   int64_t after = 0;
   for (;;) {
-    std::vector<MessageRow> page;
-    {
-      MV_ASSIGN_OR_RETURN(SqliteStatement st,
-                          db_.Prepare(std::string("SELECT ") + kMessageColumns +
-                                      " FROM messages WHERE seq>? ORDER BY seq LIMIT 1000"));
-      st.Bind(1, after);
-      for (;;) {
-        MV_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) break;
-        page.push_back(ReadMessageRow(st));
-      }
-    }
+    MV_ASSIGN_OR_RETURN(std::vector<MessageRow> page, MessagesAfter(after, 1000));
     if (page.empty()) return Status::Ok();
     for (const MessageRow& row : page) MV_RETURN_IF_ERROR(visit(row));
     after = page.back().seq;

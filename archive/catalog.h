@@ -123,6 +123,11 @@ class Catalog {
   // True when message `id` already has exactly this provenance link.
   Result<bool> HasProvenance(const Digest& id, const Provenance& provenance);
   Status ForEachMessage(const std::function<Status(const MessageRow&)>& visit);
+  // One page of the arrival order: up to `limit` messages with seq > `after_seq`,
+  // by seq (one indexed range query, however many messages come before).
+  Result<std::vector<MessageRow>> MessagesAfter(int64_t after_seq, size_t limit);
+  // How many messages have seq <= `seq`.
+  Result<uint64_t> CountUpTo(int64_t seq);
 
   Status InsertDictionary(uint32_t id, uint32_t sample_count, const RecordLocation& location);
   // Dictionary id → location of its record.

@@ -63,7 +63,11 @@ std::string SerializeDocumentData(const DocumentData& data) {
   AppendField(&out, "date", std::to_string(data.date));
   AppendField(&out, "from", data.from);
   AppendField(&out, "subject", data.subject);
-  AppendField(&out, "text", data.text);
+  if (data.text_of.empty()) {
+    AppendField(&out, "text", data.text);
+  } else {
+    AppendField(&out, "text_of", data.text_of);
+  }
   return out;
 }
 
@@ -86,6 +90,8 @@ DocumentData ParseDocumentData(std::string_view serialized) {
       data.subject = value;
     } else if (key == "text") {
       data.text = value;
+    } else if (key == "text_of") {
+      data.text_of = value;
     }
   }
   return data;

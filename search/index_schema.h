@@ -35,7 +35,9 @@
 namespace mailvault::index_schema {
 
 // Version 1: this file as first written.
-// Version 2: kPrefixDay.
+// Version 2: kPrefixDay; no termlist table (Xapian::DB_NO_TERMLIST;
+// search/indexer.cc): documents are added once and never replaced or deleted;
+// DocumentData::text_of.
 inline constexpr int kSchemaVersion = 2;
 
 // Metadata keys (Xapian user metadata, committed atomically with documents).
@@ -107,6 +109,10 @@ struct DocumentData {
   std::string from;      // "Name <addr>" of the first From address
   std::string subject;   // decoded subject
   std::string text;      // first kSnippetTextBytes of the body (snippet source)
+  // When not empty, `text` is empty and the snippet source is the text of the
+  // document with this id (lowercase hex): per-recipient copies of a message
+  // store their body text once (the copy indexed first holds it).
+  std::string text_of;
 };
 // Bytes of body text kept in DocumentData::text for snippets; a match further
 // into a long body yields a snippet from the start of the text.

@@ -335,6 +335,16 @@ class FacetSpies {
   FacetSpy accounts_, domains_, years_;
 };
 
+// The snippet text a per-recipient copy shares with the document `owner_id`
+// (DocumentData::text_of). "" if that document is not there, which the indexer
+// does not let happen (it is committed with or before the copy).
+std::string SharedText(const Xapian::Database& db, const std::string& owner_id) {
+  const std::string term = schema::kPrefixId + owner_id;
+  auto owner = db.postlist_begin(term);
+  if (owner == db.postlist_end(term)) return std::string();
+  return schema::ParseDocumentData(db.get_document(*owner).get_data()).text;
+}
+
 }  // namespace
 
 struct IndexSearcher::State {
@@ -525,6 +535,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
                                                        : std::vector<std::string>();
       for (const auto& [did, weight] : page_docs) {
         schema::DocumentData data = schema::ParseDocumentData(st.db.get_document(did).get_data());
+        if (!data.text_of.empty()) data.text = SharedText(st.db, data.text_of);
         SearchHit hit;
         hit.id = data.id;
         hit.date = data.date;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <unordered_map>
 #include <vector>
 
 #include "archive/catalog.h"
@@ -42,11 +43,18 @@ Status XapianStatus(const Xapian::Error& e, std::string_view what) {
   return Status::IoError(message);
 }
 
-Result<std::unique_ptr<Xapian::WritableDatabase>> OpenWritable(const std::string& dir) {
+// `scratch`: an index being rebuilt, which a crash discards anyway: its
+// batches need not be fsynced (RebuildIndex syncs the result before the swap).
+Result<std::unique_ptr<Xapian::WritableDatabase>> OpenWritable(const std::string& dir,
+                                                               bool scratch = false) {
   try {
     MV_RETURN_IF_ERROR(MakeDirs(std::filesystem::path(dir).parent_path().string()));
+    // No termlist table (schema version 2): a fifth of the index and of the
+    // indexing time, needed only to delete or replace a document, which the
+    // indexer never does (a message's document never changes; see IndexPending).
     return std::make_unique<Xapian::WritableDatabase>(
-        dir, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
+        dir, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS | Xapian::DB_NO_TERMLIST |
+                 (scratch ? Xapian::DB_NO_SYNC : 0));
   } catch (const Xapian::Error& e) {
     return XapianStatus(e, "open search index " + dir);
   }
@@ -125,7 +133,7 @@ class DocumentBuilder {
       data.subject = m.subject;
       std::string_view text = m.body_text;
       for (size_t i = 0; text.empty() && i < m.attachments.size(); ++i) text = m.attachments[i].text;
-      data.text = std::string(Utf8Prefix(text, schema::kSnippetTextBytes));
+      SetSnippetText(Utf8Prefix(text, schema::kSnippetTextBytes), id, &data);
     } else {
       doc.add_boolean_term(std::string(schema::kPrefixFlag) + schema::kFlagUnreadable);
       doc.add_boolean_term(std::string(schema::kPrefixFlag) + schema::kFlagNoDate);
@@ -149,6 +157,33 @@ class DocumentBuilder {
   }
 
  private:
+  // Texts shorter than this are stored in every document that has them: a
+  // reference (text_of=<64 hex>) would save little or nothing.
+  static constexpr size_t kSharedTextMinBytes = 256;
+  // Texts remembered for sharing; when full, forgotten and started afresh
+  // (per-recipient copies arrive together, so little is lost).
+  static constexpr size_t kSharedTextsRemembered = 50000;
+
+  // Per-recipient copies of a message have the same body: the first document
+  // with a text keeps it, later ones name that document (DocumentData::text_of).
+  // Only documents built by this builder are named, all written in the same
+  // IndexPending call, so the named document is committed with or before the
+  // one naming it.
+  void SetSnippetText(std::string_view text, const std::string& id, schema::DocumentData* data) {
+    if (text.size() < kSharedTextMinBytes) {
+      data->text = std::string(text);
+      return;
+    }
+    Digest hash = Sha256::Of(text);
+    auto [it, inserted] = text_owner_.try_emplace(std::string(AsBytes(hash)), id);
+    if (!inserted) {
+      data->text_of = it->second;
+      return;
+    }
+    data->text = std::string(text);
+    if (text_owner_.size() > kSharedTextsRemembered) text_owner_.clear();
+  }
+
   // Text indexed both under `prefix` and as free text, as its own "sentence"
   // so that phrases do not run from one field into the next.
   void Field(const std::string& text, const char* prefix) {
@@ -190,6 +225,7 @@ class DocumentBuilder {
   }
 
   Xapian::TermGenerator generator_;
+  std::unordered_map<std::string, std::string> text_owner_;  // SHA-256 of a text -> id
 };
 
 }  // namespace
@@ -216,7 +252,8 @@ Indexer::~Indexer() {
 Result<std::unique_ptr<Indexer>> Indexer::Open(const std::string& index_dir,
                                                IndexerOptions options) {
   std::unique_ptr<Indexer> indexer(new Indexer(index_dir, std::move(options)));
-  MV_ASSIGN_OR_RETURN(indexer->state_->db, OpenWritable(index_dir));
+  MV_ASSIGN_OR_RETURN(indexer->state_->db,
+                      OpenWritable(index_dir, /*scratch=*/!indexer->options_.durable_batches));
   try {
     Xapian::WritableDatabase& db = *indexer->state_->db;
     std::string version = db.get_metadata(schema::kMetadataSchemaVersion);
@@ -241,47 +278,61 @@ Result<uint64_t> Indexer::DocumentCount() {
 
 namespace {
 
-struct QueuePosition {
-  uint64_t count = 0;
-  std::string last_id;
-};
-
-Result<std::vector<MessageInfo>> ArrivalOrder(Archive& archive) {
-  std::vector<MessageInfo> all;
-  MV_RETURN_IF_ERROR(archive.ForEachMessage([&](const MessageInfo& info) {
-    all.push_back(info);
-    return Status::Ok();
-  }));
-  return all;
+uint64_t StoredCount(const Xapian::Database& db) {
+  std::string text = db.get_metadata(schema::kMetadataIndexedCount);
+  return text.empty() ? 0 : std::strtoull(text.c_str(), nullptr, 10);
 }
 
-// Where the queue starts in `all`: the committed position when the archive's
-// order still agrees with it, else 0 (a rescan; *rescan set).
-uint64_t QueueStart(const Xapian::Database& db, const std::vector<MessageInfo>& all, bool* rescan) {
-  std::string count_text = db.get_metadata(schema::kMetadataIndexedCount);
-  std::string last_id = db.get_metadata(schema::kMetadataIndexedLastId);
-  uint64_t count = count_text.empty() ? 0 : std::strtoull(count_text.c_str(), nullptr, 10);
-  *rescan = false;
-  if (count == 0) return 0;
-  if (count <= all.size() && ToHex(all[count - 1].id) == last_id) return count;
-  *rescan = true;
-  return 0;
+// Where the queue starts: after the seq of the last message indexed, when
+// that message still has the recorded number of messages up to it in arrival
+// order; else from the first message, checking each against the index
+// (`rescan`). `count` is how many messages come before the start.
+struct QueueStart {
+  int64_t after_seq = 0;
+  uint64_t count = 0;
+  bool rescan = false;
+};
+
+Result<QueueStart> FindQueueStart(Archive& archive, const Xapian::Database& db,
+                                  const std::string& index_dir) {
+  QueueStart start;
+  uint64_t count = 0;
+  std::string last_id;
+  try {
+    count = StoredCount(db);
+    last_id = db.get_metadata(schema::kMetadataIndexedLastId);
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir);
+  }
+  if (count == 0) return start;
+  std::optional<Digest> id = DigestFromHex(last_id);
+  if (id) {
+    MV_ASSIGN_OR_RETURN(std::optional<Archive::ArrivalPosition> at, archive.ArrivalPositionOf(*id));
+    if (at && at->count == count) {
+      start.after_seq = at->seq;
+      start.count = count;
+      return start;
+    }
+  }
+  start.rescan = true;
+  return start;
 }
 
 // True when the committed queue position covers the whole archive: the
 // catalog holds exactly `indexed_count` messages and the newest is the last one
 // indexed. One COUNT instead of listing every message, so that a search or an
 // idle daemon pass on a large archive with nothing new costs next to nothing.
+// Also gives the catalog's message count.
 Result<bool> NothingPending(Archive& archive, const Xapian::Database& db,
-                            const std::string& index_dir) {
+                            const std::string& index_dir, uint64_t* archived = nullptr) {
   Catalog::MessageTail tail;
   MV_RETURN_IF_ERROR(archive.WithCatalog([&](Catalog& catalog) {
     MV_ASSIGN_OR_RETURN(tail, catalog.Tail());
     return Status::Ok();
   }));
+  if (archived != nullptr) *archived = tail.count;
   try {
-    std::string count_text = db.get_metadata(schema::kMetadataIndexedCount);
-    uint64_t count = count_text.empty() ? 0 : std::strtoull(count_text.c_str(), nullptr, 10);
+    uint64_t count = StoredCount(db);
     if (tail.count != count) return false;
     if (count == 0) return true;
     return tail.last_id && ToHex(*tail.last_id) == db.get_metadata(schema::kMetadataIndexedLastId);
@@ -293,74 +344,75 @@ Result<bool> NothingPending(Archive& archive, const Xapian::Database& db,
 }  // namespace
 
 Result<uint64_t> Indexer::PendingCount(Archive& archive) {
-  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_));
+  uint64_t archived = 0;
+  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_, &archived));
   if (nothing) return uint64_t{0};
-  MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
-  try {
-    bool rescan = false;
-    uint64_t start = QueueStart(*state_->db, all, &rescan);
-    return static_cast<uint64_t>(all.size() - start);
-  } catch (const Xapian::Error& e) {
-    return XapianStatus(e, "search index " + index_dir_);
-  }
+  MV_ASSIGN_OR_RETURN(QueueStart start, FindQueueStart(archive, *state_->db, index_dir_));
+  return archived > start.count ? archived - start.count : 0;
 }
 
 Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
   IndexReport report;
   MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_));
   if (nothing) return report;
-  MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> all, ArrivalOrder(archive));
-  Xapian::WritableDatabase& db = *state_->db;
-  DocumentBuilder builder(options_.stem_language);
-  uint64_t position = 0;
-  try {
-    position = QueueStart(db, all, &report.rescanned);
-  } catch (const Xapian::Error& e) {
-    return XapianStatus(e, "search index " + index_dir_);
-  }
+  MV_ASSIGN_OR_RETURN(QueueStart start, FindQueueStart(archive, *state_->db, index_dir_));
+  report.rescanned = start.rescan;
   if (report.rescanned) {
     LogWarning("search index " + index_dir_ +
                ": the archive's message order changed (catalog rebuilt?); checking every message");
   }
-
+  Xapian::WritableDatabase& db = *state_->db;
+  DocumentBuilder builder(options_.stem_language);
+  // The queue is read a batch at a time, by seq from where the last batch
+  // ended: the cost is the messages indexed, not the size of the archive.
+  int64_t after_seq = start.after_seq;
+  uint64_t position = start.count;
   uint64_t handled = 0;
   bool in_transaction = false;
+  const size_t page_size = std::max<size_t>(options_.batch_messages, 1);
   try {
-    while (position < all.size() && handled < limit) {
+    while (handled < limit) {
+      MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> page,
+                          archive.MessagesAfter(after_seq, std::min<uint64_t>(page_size, limit - handled)));
+      report.listed += page.size();
+      if (page.empty()) break;
       db.begin_transaction(/*flushed=*/true);
       in_transaction = true;
-      uint64_t batch_messages = 0, batch_bytes = 0, batch_indexed = 0;
-      while (position < all.size() && handled < limit && batch_messages < options_.batch_messages &&
-             batch_bytes < options_.batch_bytes) {
-        const MessageInfo& listed = all[position];
-        const std::string id_term = schema::kPrefixId + ToHex(listed.id);
-        if (report.rescanned && db.term_exists(id_term)) {
+      uint64_t batch_bytes = 0, batch_indexed = 0;
+      std::string last_id;
+      for (const MessageInfo& info : page) {
+        if (batch_bytes >= options_.batch_bytes) break;  // the rest comes with the next page
+        const std::string id = ToHex(info.id);
+        const std::string id_term = schema::kPrefixId + id;
+        // A message already in the index (a catalog rebuilt in another order)
+        // keeps its document: the id is the SHA-256 of the message, so the
+        // document would be the same, and without termlists Xapian cannot
+        // replace one anyway.
+        if (db.term_exists(id_term)) {
           ++report.skipped;
         } else {
-          // Provenance (the account) comes from Info; listing gives none.
-          Result<MessageInfo> info = archive.Info(listed.id);
-          MessageInfo full = info.ok() ? *info : listed;
-          Result<DecodedMessage> decoded = DecodeArchived(archive, full);
+          Result<DecodedMessage> decoded = DecodeArchived(archive, info);
           if (!decoded.ok()) {
-            LogWarning("search index: message " + ToHex(listed.id) +
+            LogWarning("search index: message " + id +
                        " cannot be read from the archive, indexed by id only: " +
                        decoded.status().ToString());
             ++report.unreadable;
           } else if (!decoded->problems.empty()) {
             ++report.flagged;
           }
-          Xapian::Document doc = builder.Build(full, decoded.ok() ? &*decoded : nullptr);
-          db.replace_document(id_term, doc);
+          Xapian::Document doc = builder.Build(info, decoded.ok() ? &*decoded : nullptr);
+          db.add_document(doc);
           ++batch_indexed;
         }
-        batch_bytes += listed.raw_length;
-        ++batch_messages;
+        batch_bytes += info.raw_length;
+        after_seq = info.seq;
+        last_id = id;
         ++position;
         ++handled;
         if (options_.on_message) options_.on_message(handled);
       }
       db.set_metadata(schema::kMetadataIndexedCount, std::to_string(position));
-      db.set_metadata(schema::kMetadataIndexedLastId, ToHex(all[position - 1].id));
+      db.set_metadata(schema::kMetadataIndexedLastId, last_id);
       db.commit_transaction();
       in_transaction = false;
       report.indexed += batch_indexed;
@@ -375,7 +427,9 @@ Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
     }
     return XapianStatus(e, "write search index " + index_dir_);
   }
-  report.pending = all.size() - position;
+  uint64_t archived = 0;
+  MV_ASSIGN_OR_RETURN(bool done, NothingPending(archive, db, index_dir_, &archived));
+  report.pending = done || archived < position ? 0 : archived - position;
   return report;
 }
 
@@ -408,6 +462,25 @@ Result<DecodedMessage> Indexer::DecodeArchived(Archive& archive, const MessageIn
   return DecodeMessageFile(path, options_.decode);
 }
 
+namespace {
+
+// fsync of every file of the index directory `dir` and of the directory:
+// the scratch index was written without syncs (durable_batches = false).
+Status SyncIndexFiles(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string path = entry.path().string();
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoToStatus(errno, "open " + path);
+    if (::fsync(fd.get()) != 0) return ErrnoToStatus(errno, "fsync " + path);
+  }
+  if (ec) return ErrnoToStatus(ec.value(), "list " + dir);
+  return FileSystem::Posix().SyncDir(dir);
+}
+
+}  // namespace
+
 Result<IndexReport> RebuildIndex(Archive& archive, const std::string& index_dir,
                                  const IndexerOptions& options) {
   namespace fs = std::filesystem;
@@ -423,7 +496,9 @@ Result<IndexReport> RebuildIndex(Archive& archive, const std::string& index_dir,
   if (ec) return ErrnoToStatus(ec.value(), "remove " + compacted);
   IndexReport report;
   {
-    MV_ASSIGN_OR_RETURN(std::unique_ptr<Indexer> indexer, Indexer::Open(fresh, options));
+    IndexerOptions scratch = options;
+    scratch.durable_batches = false;
+    MV_ASSIGN_OR_RETURN(std::unique_ptr<Indexer> indexer, Indexer::Open(fresh, scratch));
     MV_ASSIGN_OR_RETURN(report, indexer->IndexPending(archive));
   }
   // Batches leave Xapian's B-trees part empty; a compacted copy is about half
@@ -438,6 +513,7 @@ Result<IndexReport> RebuildIndex(Archive& archive, const std::string& index_dir,
                std::string(e.get_type()) + ": " + e.get_msg());
     fs::remove_all(compacted, ec);
   }
+  MV_RETURN_IF_ERROR(SyncIndexFiles(complete));
   if (::renameat2(AT_FDCWD, complete.c_str(), AT_FDCWD, index_dir.c_str(), RENAME_EXCHANGE) != 0) {
     return ErrnoToStatus(errno, "swap " + complete + " with " + index_dir);
   }

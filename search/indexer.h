@@ -1,11 +1,13 @@
 // Indexer: archived messages -> the Xapian index in <data_dir>/index.
 //
-// The index queue is the archive's arrival order (Archive::ForEachMessage, which
-// follows catalog messages.seq): everything after the first
-// `mailvault.indexed_count` messages is pending. That count (and the id of the
-// last message it covers) is Xapian metadata written in the same transaction as
-// the batch's documents, so after a crash the next IndexPending redoes exactly
-// the uncommitted batch. Every document is written with replace_document() on
+// The index queue is the archive's arrival order (catalog messages.seq):
+// everything after the first `mailvault.indexed_count` messages is pending.
+// That count (and the id of the last message it covers) is Xapian metadata
+// written in the same transaction as the batch's documents, so after a crash
+// the next IndexPending redoes exactly the uncommitted batch. The pending
+// messages are read a batch at a time by seq, after the last one indexed
+// (Archive::MessagesAfter), so a backlog costs what is indexed, not a listing
+// of the whole archive per batch. Every document is written with replace_document() on
 // its unique id term, so a message redone (or seen twice because the catalog
 // was rebuilt in another order) replaces its document; the index never holds a
 // message twice. When the catalog's message count and newest id match the
@@ -58,6 +60,10 @@ struct IndexerOptions {
   // there, so memory stays bounded whatever the message size. Default 16 MiB.
   uint64_t max_in_memory_bytes = 16ull << 20;
   std::string temp_dir;  // for those files; "" = $TMPDIR or /tmp
+  // false: committed batches are not fsynced, so a crash can lose any of them
+  // (the queue position with them). Only for an index that is thrown away
+  // after a crash: RebuildIndex's scratch index, synced once when complete.
+  bool durable_batches = true;
   // Called after each message is added to the open batch (not yet committed),
   // with the number of messages handled so far in this call.
   std::function<void(uint64_t handled)> on_message;
@@ -69,6 +75,10 @@ struct IndexReport {
   uint64_t flagged = 0;     // decoded with problems (flag:problem)
   uint64_t unreadable = 0;  // the archive could not read them (flag:unreadable)
   uint64_t pending = 0;     // still queued when `limit` stopped this call
+  // Catalog rows read to find the work: the queue is paged by seq from the
+  // last message indexed, so this is about `indexed` + `skipped`, never the
+  // whole archive (unless `rescanned`).
+  uint64_t listed = 0;
   bool rescanned = false;   // the archive's order changed; every message was checked
 };
 
@@ -106,7 +116,8 @@ class Indexer {
 };
 
 // `mailvault reindex`: builds a new index of every message of `archive` in
-// `index_dir` + ".new" (removed first if a previous attempt left it), compacts it
+// `index_dir` + ".new" (removed first if a previous attempt left it; batches
+// not fsynced, see durable_batches), compacts it
 // into `index_dir` + ".compact" (Xapian::Database::compact; if that fails the
 // uncompacted one is used), swaps that with `index_dir` atomically (renameat2
 // RENAME_EXCHANGE), then deletes the old one. Until the swap, searches use the old index; a crash
