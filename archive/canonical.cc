@@ -1,13 +1,21 @@
 #include "archive/canonical.h"
 
+#include <cstring>
+
 namespace mailvault {
 
 void Canonicalizer::Feed(std::string_view raw, std::string* out) {
   raw_bytes_ += raw.size();
   const size_t old_size = out->size();
+  if (raw.empty()) return;
   size_t start = 0;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '\n') continue;
+  // memchr finds each LF a machine word or more at a time; mail is mostly
+  // line content, and this runs over every byte collected or imported.
+  for (const char* lf = static_cast<const char*>(std::memchr(raw.data(), '\n', raw.size()));
+       lf != nullptr;
+       lf = static_cast<const char*>(
+           std::memchr(lf + 1, '\n', raw.size() - static_cast<size_t>(lf + 1 - raw.data())))) {
+    const size_t i = static_cast<size_t>(lf - raw.data());
     char prev = i > 0 ? raw[i - 1] : last_;
     if (prev == '\r') continue;
     out->append(raw.data() + start, i - start);
