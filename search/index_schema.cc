@@ -21,6 +21,16 @@ void AppendField(std::string* out, std::string_view key, std::string_view value)
   out->push_back('\n');
 }
 
+// The UTC calendar day of `unix_seconds`, with years outside 0000..9999
+// clamped into it (0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z).
+std::chrono::year_month_day UtcDay(int64_t unix_seconds) {
+  using namespace std::chrono;
+  constexpr int64_t kFirst = -62167219200, kLast = 253402300799;
+  const int64_t t = std::clamp(unix_seconds, kFirst, kLast);
+  const int64_t day_number = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+  return year_month_day{sys_days{days{day_number}}};
+}
+
 }  // namespace
 
 std::string BooleanTerm(std::string_view prefix, std::string_view value) {
@@ -34,16 +44,15 @@ std::string BooleanTerm(std::string_view prefix, std::string_view value) {
 }
 
 std::string DayTerm(int64_t unix_seconds) {
-  using namespace std::chrono;
-  // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-  constexpr int64_t kFirst = -62167219200, kLast = 253402300799;
-  const int64_t t = std::clamp(unix_seconds, kFirst, kLast);
-  const int64_t day_number = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-  const year_month_day ymd{sys_days{days{day_number}}};
+  const std::chrono::year_month_day ymd = UtcDay(unix_seconds);
   char digits[16];
   std::snprintf(digits, sizeof digits, "%04d%02u%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return std::string(kPrefixDay) + digits;
+}
+
+std::string YearValue(int64_t unix_seconds) {
+  return std::to_string(static_cast<int>(UtcDay(unix_seconds).year()));
 }
 
 Status CheckSchemaVersion(std::string_view stored_version, uint64_t doc_count,

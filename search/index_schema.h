@@ -101,6 +101,9 @@ std::string BooleanTerm(std::string_view prefix, std::string_view value);
 // dates: every message of a day term sorts after every message of an earlier one.
 std::string DayTerm(int64_t unix_seconds);
 
+// The kSlotYear value of `unix_seconds`: its UTC year ("2023"), clamped like DayTerm.
+std::string YearValue(int64_t unix_seconds);
+
 // What a search result shows without reading the archive: the document data,
 // one "key=value" line per field, newlines in values replaced by spaces.
 struct DocumentData {

@@ -6,12 +6,13 @@
 
 #include <algorithm>
 #include <optional>
-#include <utility>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/file.h"
+#include "search/charset.h"
 #include "search/index_schema.h"
 #include "search/query.h"
 
@@ -51,30 +52,45 @@ Status SearchError(const Xapian::Error& e, std::string_view what) {
   return Status::IoError(message);
 }
 
+// The values of one slot by docid, read from the slot's value stream: chunk
+// by chunk when asked in ascending docid order, the order in which the matcher
+// visits documents. Document::get_value instead finds the value's chunk in the
+// B-tree again whenever the slot differs from the last one read, which the
+// date sort and three facets did for every document (a third of a broad
+// search's time on 100,000 messages). A docid asked out of order is read
+// through its document, so every answer is exact.
+class SlotValues {
+ public:
+  SlotValues(const Xapian::Database& db, Xapian::valueno slot)
+      : db_(db), slot_(slot), it_(db.valuestream_begin(slot)), end_(db.valuestream_end(slot)) {}
+
+  // The value of document `did` ("" when it has none).
+  std::string Of(Xapian::docid did) {
+    if (did < last_) return db_.get_document(did, Xapian::DOC_ASSUME_VALID).get_value(slot_);
+    last_ = did;
+    if (it_ != end_ && it_.get_docid() < did) it_.skip_to(did);
+    return it_ != end_ && it_.get_docid() == did ? *it_ : std::string();
+  }
+
+ private:
+  Xapian::Database db_;
+  Xapian::valueno slot_;
+  Xapian::ValueIterator it_, end_;
+  Xapian::docid last_ = 0;
+};
+
 // Counts the values of one slot over the matches, like Xapian's
-// ValueCountMatchSpy, but reads them from the slot's value stream instead of
-// through each document. The matcher visits documents in ascending docid
-// order and a stream is read chunk by chunk in that order; Document::get_value
-// instead finds the value's chunk in the B-tree again whenever the slot
-// differs from the last one read, which the date sort and three facets did for
-// every document (a third of a broad search's time on 100,000 messages). A
-// document seen out of order is read the slow way, so counts are always exact.
+// ValueCountMatchSpy, but through SlotValues.
 class FacetSpy final : public Xapian::MatchSpy {
  public:
-  FacetSpy(const Xapian::Database& db, Xapian::valueno slot)
-      : db_(db), slot_(slot), it_(db.valuestream_begin(slot)), end_(db.valuestream_end(slot)) {}
+  FacetSpy(const Xapian::Database& db, Xapian::valueno slot) : values_(db, slot) {}
 
   void operator()(const Xapian::Document& doc, double) override { Add(doc.get_docid()); }
 
   // Counts the value of document `did` (fastest in ascending docid order).
   void Add(Xapian::docid did) {
-    if (did < last_) {
-      Count(db_.get_document(did, Xapian::DOC_ASSUME_VALID).get_value(slot_));
-      return;
-    }
-    last_ = did;
-    if (it_ != end_ && it_.get_docid() < did) it_.skip_to(did);
-    if (it_ != end_ && it_.get_docid() == did) Count(*it_);
+    const std::string value = values_.Of(did);
+    if (!value.empty()) ++counts_[value];
   }
 
   // The n most frequent values, most frequent first (then by value).
@@ -94,13 +110,7 @@ class FacetSpy final : public Xapian::MatchSpy {
   }
 
  private:
-  void Count(const std::string& value) {
-    if (!value.empty()) ++counts_[value];
-  }
-  Xapian::Database db_;
-  Xapian::valueno slot_;
-  Xapian::ValueIterator it_, end_;
-  Xapian::docid last_ = 0;
+  SlotValues values_;
   std::unordered_map<std::string, uint64_t> counts_;
 };
 
@@ -116,18 +126,6 @@ bool HasFreeTextTerms(const Xapian::Query& query) {
     if (t[0] == 'Z' && t.size() > 1 && !capital(t[1])) return true;
   }
   return false;
-}
-
-// The length of `s` without a UTF-8 sequence cut off at its end (one whose
-// lead byte promises more bytes than follow it).
-size_t WithoutCutCharacter(std::string_view s) {
-  size_t lead = s.size();
-  auto continuation = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; };
-  while (lead > 0 && s.size() - lead < 4 && continuation(s[lead - 1])) --lead;
-  if (lead == 0) return s.size();
-  const auto b = static_cast<unsigned char>(s[lead - 1]);
-  const size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-  return s.size() - (lead - 1) < length ? lead - 1 : s.size();
 }
 
 // The words of `query` a snippet can highlight, as they may appear in text:
@@ -164,13 +162,8 @@ std::pair<size_t, size_t> SnippetWindow(std::string_view text, const std::vector
   if (first == std::string::npos) return {0, whole_end};
   size_t begin = first > snippet_bytes ? first - snippet_bytes : 0;
   size_t end = std::min(text.size(), begin + window);
-  // Whole characters, and whole words where there is a space near.
-  auto continuation = [&](size_t i) {
-    return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
-  };
-  while (begin > 0 && continuation(begin)) --begin;
-  while (end < text.size() && continuation(end)) ++end;
-  return {begin, end};
+  // Whole characters only.
+  return {Utf8PrefixLength(text, begin), Utf8PrefixLength(text, end)};
 }
 
 // The start of `text` as a snippet with nothing to highlight: white space
@@ -178,25 +171,28 @@ std::pair<size_t, size_t> SnippetWindow(std::string_view text, const std::vector
 // `bytes` with `omit` after it. What MSet::snippet gives for such a query,
 // without tokenising and stemming the whole text.
 std::string LeadingSnippet(std::string_view text, size_t bytes, const std::string& omit) {
+  // White space collapsed, up to one byte past `bytes`: enough to know
+  // whether the text goes on.
   std::string plain;
   bool space = false;
-  for (char c : text) {
+  for (size_t i = 0; i < text.size() && plain.size() <= bytes; ++i) {
+    const char c = text[i];
     if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
       space = !plain.empty();
       continue;
     }
-    if (plain.size() + (space ? 1 : 0) >= bytes) {
-      // Without a character cut in half, then back to the last word break.
-      plain.resize(WithoutCutCharacter(plain));
-      if (size_t cut = plain.rfind(' '); cut != std::string::npos && cut > bytes / 2) {
-        plain.resize(cut);
-      }
-      plain += omit;
-      break;
-    }
     if (space) plain += ' ';
     space = false;
     plain += c;
+  }
+  if (plain.size() > bytes) {
+    // Without a character cut in half, then back to the last word break.
+    plain.resize(Utf8PrefixLength(plain, bytes));
+    while (!plain.empty() && plain.back() == ' ') plain.pop_back();
+    if (size_t cut = plain.rfind(' '); cut != std::string::npos && cut > bytes / 2) {
+      plain.resize(cut);
+    }
+    plain += omit;
   }
   std::string out;
   out.reserve(plain.size() + 16);
@@ -246,12 +242,8 @@ std::vector<Xapian::docid> NewestFirst(const Xapian::Database& db, const Xapian:
   for (auto it = matches.begin(); it != matches.end(); ++it) dated.emplace_back("", *it);
   std::sort(dated.begin(), dated.end(),
             [](const auto& a, const auto& b) { return a.second < b.second; });
-  Xapian::ValueIterator value = db.valuestream_begin(schema::kSlotDate);
-  const Xapian::ValueIterator end = db.valuestream_end(schema::kSlotDate);
-  for (auto& [date, did] : dated) {
-    if (value != end && value.get_docid() < did) value.skip_to(did);
-    if (value != end && value.get_docid() == did) date = *value;
-  }
+  SlotValues dates(db, schema::kSlotDate);
+  for (auto& [date, did] : dated) date = dates.Of(did);
   std::vector<Xapian::docid> out;
   if (offset >= dated.size()) return out;
   const size_t end_index = std::min<size_t>(dated.size(), size_t{offset} + limit);
@@ -498,10 +490,6 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           ConfigureSort(&enquire, options.sort);
           take_page(enquire.get_mset(offset, limit));
         }
-        const std::string key = st.db.get_uuid() + "/" + std::to_string(revision) + "/" +
-                                std::to_string(exact_up_to) + "/" +
-                                (options.facets ? std::to_string(options.facet_values) : "-") +
-                                "/" + query.get_description();
         std::optional<SearchCountCache::Counts> counts;
         if (!options.facets &&
             probed.get_matches_lower_bound() == probed.get_matches_upper_bound()) {
@@ -509,7 +497,14 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           counts.emplace();
           counts->total = probed.get_matches_estimated();
         }
-        if (!counts && st.counts) counts = st.counts->Get(key);
+        std::string key;  // built only when the shared cache is asked
+        if (!counts && st.counts) {
+          key = st.db.get_uuid() + "/" + std::to_string(revision) + "/" +
+                std::to_string(exact_up_to) + "/" +
+                (options.facets ? std::to_string(options.facet_values) : "-") + "/" +
+                query.get_description();
+          counts = st.counts->Get(key);
+        }
         if (!counts) {
           Xapian::Enquire counter(st.db);
           counter.set_query(query);

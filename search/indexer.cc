@@ -7,7 +7,6 @@
 #include <unistd.h>
 #include <xapian.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <unordered_map>
@@ -81,12 +80,6 @@ std::string DisplayAddress(const MailAddress& a) {
   return a.name + " <" + a.address + ">";
 }
 
-std::string YearOf(int64_t unix_seconds) {
-  using namespace std::chrono;
-  sys_days day{days{unix_seconds >= 0 ? unix_seconds / 86400 : (unix_seconds - 86399) / 86400}};
-  return std::to_string(static_cast<int>(year_month_day(day).year()));
-}
-
 // Writes one message's document. Not thread-safe (one TermGenerator).
 class DocumentBuilder {
  public:
@@ -150,7 +143,7 @@ class DocumentBuilder {
     doc.add_value(schema::kSlotSize,
                   Xapian::sortable_serialise(static_cast<double>(info.raw_length)));
     if (!first_account.empty()) doc.add_value(schema::kSlotAccount, first_account);
-    doc.add_value(schema::kSlotYear, YearOf(date));
+    doc.add_value(schema::kSlotYear, schema::YearValue(date));
     doc.add_boolean_term(schema::DayTerm(date));
     doc.set_data(schema::SerializeDocumentData(data));
     return doc;

@@ -523,8 +523,7 @@ class Parser {
     std::vector<Xapian::Query> terms;
     for (int64_t d = 0; d < days; ++d) terms.emplace_back(schema::DayTerm(*lo + d * kDay));
     // Weight 0, like the value range: a date filters, it does not rank.
-    return Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT,
-                         Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()), 0.0);
+    return Filter(Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
   }
 
   static Xapian::Query ValueRange(unsigned slot, std::optional<int64_t> lo,
