@@ -87,10 +87,11 @@ Status IndexPendingMessages(Archive& archive, const std::string& index_dir) {
     return indexer.status();
   }
   MV_ASSIGN_OR_RETURN(uint64_t pending, (*indexer)->PendingCount(archive));
-  if (pending == 0) return Status::Ok();
-  bar = std::make_unique<ProgressBar>("index", pending, false);
+  if (pending > 0) bar = std::make_unique<ProgressBar>("index", pending, false);
+  // Also with no message pending: links made since the last search (a
+  // duplicate collected from another account) reach the index here.
   MV_ASSIGN_OR_RETURN(IndexReport report, (*indexer)->IndexPending(archive));
-  bar->Done();
+  if (bar) bar->Done();
   if (report.unreadable > 0) {
     std::fprintf(stderr, "mailvault: %llu messages could not be read from the archive and are "
                          "searchable by id only (run `mailvault verify`)\n",

@@ -313,6 +313,55 @@ Result<bool> Catalog::HasProvenance(const Digest& id, const Provenance& p) {
   return st.Step();
 }
 
+namespace {
+
+constexpr const char* kLinkSelect =
+    "SELECT provenance.rowid, messages.id, kind, source, key, seen_at FROM provenance "
+    "JOIN messages ON provenance.message=messages.seq ";
+
+Result<std::vector<LinkRow>> ReadLinks(SqliteStatement& st) {
+  std::vector<LinkRow> links;
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    LinkRow link;
+    link.rowid = st.ColumnInt(0);
+    link.message = DigestFromBlob(st.ColumnBlob(1));
+    link.provenance.kind = static_cast<ProvenanceKind>(st.ColumnInt(2));
+    link.provenance.source = std::string(st.ColumnText(3));
+    link.provenance.key = std::string(st.ColumnText(4));
+    link.provenance.seen_at = st.ColumnInt(5);
+    links.push_back(std::move(link));
+  }
+  return links;
+}
+
+}  // namespace
+
+Result<std::vector<LinkRow>> Catalog::LinksAfter(int64_t after_rowid, size_t limit) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare(std::string(kLinkSelect) +
+                                  "WHERE provenance.rowid>? ORDER BY provenance.rowid LIMIT ?"));
+  st.Bind(1, after_rowid).Bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  return ReadLinks(st);
+}
+
+Result<std::optional<LinkRow>> Catalog::LinkAt(int64_t rowid) {
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare(std::string(kLinkSelect) + "WHERE provenance.rowid=?"));
+  st.Bind(1, rowid);
+  MV_ASSIGN_OR_RETURN(std::vector<LinkRow> links, ReadLinks(st));
+  if (links.empty()) return std::optional<LinkRow>();
+  return std::optional<LinkRow>(std::move(links.front()));
+}
+
+Result<std::optional<LinkRow>> Catalog::LastLink() {
+  MV_ASSIGN_OR_RETURN(int64_t rowid,
+                      db_.QueryInt("SELECT coalesce(max(rowid), 0) FROM provenance"));
+  if (rowid == 0) return std::optional<LinkRow>();
+  return LinkAt(rowid);
+}
+
 Result<std::vector<MessageRow>> Catalog::MessagesAfter(int64_t after_seq, size_t limit) {
   MV_ASSIGN_OR_RETURN(SqliteStatement st,
                       db_.Prepare(std::string("SELECT ") + kMessageColumns +

@@ -69,6 +69,13 @@ struct MessageRow {
   RecordLocation record;  // the message record in its pack
 };
 
+// A provenance link with its place in the order links were made.
+struct LinkRow {
+  int64_t rowid = 0;  // ascending in the order of insertion
+  Digest message{};
+  Provenance provenance;
+};
+
 struct CatalogTotals {
   uint64_t messages = 0;
   uint64_t raw_bytes = 0;          // sum of canonical message sizes
@@ -122,6 +129,13 @@ class Catalog {
   Result<std::vector<Provenance>> ProvenanceOf(int64_t message_seq);
   // True when message `id` already has exactly this provenance link.
   Result<bool> HasProvenance(const Digest& id, const Provenance& provenance);
+  // Up to `limit` links with rowid > `after_rowid`, by rowid: the links made
+  // since the search index last looked (search/late_account_links.h). A
+  // rebuilt catalog numbers its links anew.
+  Result<std::vector<LinkRow>> LinksAfter(int64_t after_rowid, size_t limit);
+  // The link `rowid` (nullopt when there is none), and the newest link.
+  Result<std::optional<LinkRow>> LinkAt(int64_t rowid);
+  Result<std::optional<LinkRow>> LastLink();
   Status ForEachMessage(const std::function<Status(const MessageRow&)>& visit);
   // One page of the arrival order: up to `limit` messages with seq > `after_seq`,
   // by seq (one indexed range query, however many messages come before).

@@ -226,7 +226,11 @@ void CollectionService::RunOne(const std::string& name, Account account) {
   } else {
     LogWarning(summary);
   }
-  if (report.new_messages > 0 && options_.on_new_messages) options_.on_new_messages();
+  // A duplicate is a new link of a message archived before: the index adds
+  // the account to its document (search/late_account_links.h).
+  if ((report.new_messages > 0 || report.duplicate > 0) && options_.on_new_messages) {
+    options_.on_new_messages();
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
   if (report.status.ok()) {

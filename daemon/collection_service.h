@@ -59,7 +59,8 @@ struct CollectionServiceOptions {
   // runs faster than real time (tests) is followed closely enough.
   std::chrono::milliseconds max_wait{1000};
   RandomSource random;  // jitter; empty: DefaultRandomSource()
-  // Called (from a run thread) after a run that archived new messages.
+  // Called (from a run thread) after a run that archived new messages or new
+  // links of messages archived before (duplicates).
   std::function<void()> on_new_messages;
 };
 

@@ -49,6 +49,14 @@ inline constexpr const char* kMetadataIndexedCount = "mailvault.indexed_count";
 // notice that the archive's order changed (a catalog rebuilt from packs) and
 // fall back to a full scan instead of trusting the position.
 inline constexpr const char* kMetadataIndexedLastId = "mailvault.indexed_last_id";
+// The catalog's provenance links up to which the indexer has looked for
+// accounts a message gained after it was indexed: "ROWID HEXID SOURCE" of the
+// last link looked at (search/late_account_links.h); the id and source tell
+// a catalog rebuilt since (whose rows are numbered anew) from the same one.
+inline constexpr const char* kMetadataLinksChecked = "mailvault.links_checked";
+// + an account term (kPrefixAccount + name): the documents that gained that
+// account after they were indexed (LateAccountLinks).
+inline constexpr const char* kMetadataLateAccountPrefix = "mailvault.late_account.";
 
 // Boolean (exact) prefixes. The unique id term is kPrefixId + lowercase hex
 // SHA-256 of the canonical message: replace_document() on it is what makes

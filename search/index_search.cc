@@ -14,17 +14,22 @@
 #include "base/file.h"
 #include "search/charset.h"
 #include "search/index_schema.h"
+#include "search/late_account_links.h"
 #include "search/query.h"
 
 namespace mailvault {
 namespace {
 
-// `query` limited to SearchOptions::accounts when those are set.
-Xapian::Query RestrictToAccounts(const Xapian::Query& query, const SearchOptions& options) {
+// `query` limited to SearchOptions::accounts when those are set: messages
+// indexed with one of them, or that gained one later (`late`).
+Xapian::Query RestrictToAccounts(const Xapian::Query& query, const SearchOptions& options,
+                                 const LateAccountLinks& late) {
   if (!options.accounts) return query;
   std::vector<Xapian::Query> terms;
   for (const std::string& a : *options.accounts) {
-    terms.emplace_back(index_schema::BooleanTerm(index_schema::kPrefixAccount, a));
+    const std::string term = index_schema::BooleanTerm(index_schema::kPrefixAccount, a);
+    terms.emplace_back(term);
+    if (!late.empty()) terms.push_back(late.DocumentsOf(term));
   }
   if (terms.empty()) return Xapian::Query::MatchNothing;
   return Xapian::Query(Xapian::Query::OP_FILTER, query,
@@ -342,8 +347,30 @@ std::string SharedText(const Xapian::Database& db, const std::string& owner_id) 
 struct IndexSearcher::State {
   Xapian::Database db;
   std::shared_ptr<SearchCountCache> counts;  // may be null
-  DayCounts days;                            // of the snapshot days_revision
-  std::optional<Xapian::rev> days_revision;
+  // What the snapshot `revision` holds besides the documents.
+  std::optional<Xapian::rev> revision;
+  DayCounts days;
+  std::shared_ptr<const LateAccountLinks> late;
+
+  // Brings `days` and `late` up to the open snapshot. Throws Xapian::Error.
+  void Sync() {
+    const Xapian::rev now = db.get_revision();
+    if (revision && *revision == now) return;
+    days = ReadDays(db);
+    late = std::make_shared<const LateAccountLinks>(LateAccountLinks::Load(db));
+    revision = now;
+  }
+
+  // `text` parsed and limited to `options.accounts`, against the snapshot.
+  Result<Xapian::Query> Query(std::string_view text, const SearchOptions& options) {
+    Sync();
+    QueryParseOptions parse;
+    parse.now = options.now;
+    parse.stem_language = options.stem_language;
+    parse.late_accounts = late;
+    MV_ASSIGN_OR_RETURN(Xapian::Query parsed, ParseQuery(text, parse));
+    return RestrictToAccounts(parsed, options, *late);
+  }
 };
 
 std::optional<SearchCountCache::Counts> SearchCountCache::Get(const std::string& key) {
@@ -417,21 +444,13 @@ Result<uint64_t> IndexSearcher::DocumentCount() {
 
 Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
                                             const SearchOptions& options) {
-  QueryParseOptions parse;
-  parse.now = options.now;
-  parse.stem_language = options.stem_language;
-  MV_ASSIGN_OR_RETURN(Xapian::Query parsed, ParseQuery(query_text, parse));
-  const Xapian::Query query = RestrictToAccounts(parsed, options);
   // A database changed by a writer mid-search throws DatabaseModifiedError;
   // reopening and retrying once is the documented remedy.
   for (int attempt = 0;; ++attempt) {
     try {
       State& st = *state_;
-      const Xapian::rev revision = st.db.get_revision();
-      if (!st.days_revision || *st.days_revision != revision) {
-        st.days = ReadDays(st.db);
-        st.days_revision = revision;
-      }
+      MV_ASSIGN_OR_RETURN(const Xapian::Query query, st.Query(query_text, options));
+      const Xapian::rev revision = *st.revision;
       const auto offset = static_cast<Xapian::doccount>(options.offset);
       const auto limit = static_cast<Xapian::doccount>(options.limit);
       const Xapian::doccount exact_up_to = static_cast<Xapian::doccount>(
@@ -567,12 +586,8 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
 
 Result<std::vector<std::string>> IndexSearcher::MatchingIds(std::string_view query_text,
                                                             const SearchOptions& options) {
-  QueryParseOptions parse;
-  parse.now = options.now;
-  parse.stem_language = options.stem_language;
-  MV_ASSIGN_OR_RETURN(Xapian::Query parsed, ParseQuery(query_text, parse));
-  const Xapian::Query query = RestrictToAccounts(parsed, options);
   try {
+    MV_ASSIGN_OR_RETURN(const Xapian::Query query, state_->Query(query_text, options));
     Xapian::Enquire enquire(state_->db);
     enquire.set_query(query);
     enquire.set_weighting_scheme(Xapian::BoolWeight());

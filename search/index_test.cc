@@ -800,6 +800,172 @@ TEST_F(SmallIndexTest, PerRecipientCopiesStoreTheirTextOnceAndShowTheSameSnippet
   EXPECT_NE(common->hits[0].snippet.find("<b>common</b>"), std::string::npos);
 }
 
+// ---- accounts a message gains after it was indexed ----
+
+class LateAccountTest : public SmallIndexTest {
+ protected:
+  // Archives `text` as collected from POP3 account `account` under `uidl`;
+  // a message archived before gains only the link.
+  void Collect(const std::string& text, const std::string& account, const std::string& uidl) {
+    auto batch = archive_->NewBatch();
+    ASSERT_TRUE(batch->BeginMessage().ok());
+    ASSERT_TRUE(batch->Write(text).ok());
+    Provenance p;
+    p.kind = ProvenanceKind::kPop3;
+    p.source = account;
+    p.key = uidl;
+    ASSERT_TRUE(batch->FinishMessage(p).ok());
+    ASSERT_TRUE(batch->Commit().ok());
+  }
+  IndexReport IndexPending() {
+    auto indexer = Indexer::Open(IndexDir(), IndexerOptions());
+    EXPECT_TRUE(indexer.ok()) << indexer.status().ToString();
+    if (!indexer.ok()) return IndexReport();
+    auto report = (*indexer)->IndexPending(*archive_);
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : IndexReport();
+  }
+  // The subjects of what `query` finds, sorted.
+  static std::vector<std::string> Subjects(IndexSearcher& searcher, const std::string& query,
+                                           SearchOptions options = SearchOptions()) {
+    options.limit = 100;
+    auto found = searcher.Search(query, options);
+    EXPECT_TRUE(found.ok()) << query << ": " << found.status().ToString();
+    std::vector<std::string> subjects;
+    if (!found.ok()) return subjects;
+    for (const SearchHit& hit : found->hits) subjects.push_back(hit.subject);
+    std::sort(subjects.begin(), subjects.end());
+    return subjects;
+  }
+  // What `query` finds in a searcher opened now.
+  std::vector<std::string> SubjectsNow(const std::string& query) {
+    auto searcher = IndexSearcher::Open(IndexDir());
+    EXPECT_TRUE(searcher.ok()) << searcher.status().ToString();
+    return searcher.ok() ? Subjects(**searcher, query) : std::vector<std::string>{"(no index)"};
+  }
+  // One IndexPending, which must write `indexed` documents and `late_links` links.
+  void ExpectPass(uint64_t indexed, uint64_t late_links) {
+    IndexReport report = IndexPending();
+    EXPECT_EQ(report.indexed, indexed);
+    EXPECT_EQ(report.late_links, late_links);
+  }
+  static SearchOptions GrantedOnly(std::vector<std::string> accounts) {
+    SearchOptions o;
+    o.accounts = std::move(accounts);
+    return o;
+  }
+  // Message number `n` of SetUp (imported, no account).
+  static std::string Imported(int n) {
+    return "From: sender" + std::to_string(n) + "@example.com\nSubject: message number " +
+           std::to_string(n) + "\nDate: Mon, 01 Jan 2024 00:00:00 +0000\n\nbody word" +
+           std::to_string(n) + " common\n";
+  }
+  const std::string shared_ = "From: boss@example.com\nSubject: quarterly plan\n\nthe plan\n";
+  const std::string alpha_only_ = "From: boss@example.com\nSubject: alpha only\n\nalpha\n";
+};
+
+TEST_F(LateAccountTest, MessageLinkedToAnotherAccountAfterIndexingIsFoundByIt) {
+  Collect(shared_, "alpha", "1");
+  Collect(alpha_only_, "alpha", "2");
+  EXPECT_EQ(IndexPending().indexed, 22u);
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  EXPECT_TRUE(Subjects(**searcher, "account:beta").empty());
+
+  // The same mail in a second mailbox, and an imported one found on a server.
+  Collect(shared_, "beta", "7");
+  Collect(Imported(3), "beta", "8");
+  ExpectPass(0, 2);
+
+  // A searcher open since before sees them once it refreshes, as the web's do.
+  ASSERT_TRUE((*searcher)->Refresh().ok());
+  const std::vector<std::string> beta = {"message number 3", "quarterly plan"};
+  EXPECT_EQ(Subjects(**searcher, "account:beta"), beta);
+  EXPECT_EQ(Subjects(**searcher, "account:bet*"), beta);
+  EXPECT_EQ(Subjects(**searcher, "account:beta AND plan"), std::vector<std::string>{"quarterly plan"});
+  EXPECT_EQ(Subjects(**searcher, "plan NOT account:beta"), std::vector<std::string>{});
+  EXPECT_EQ(Subjects(**searcher, "account:alpha"),
+            (std::vector<std::string>{"alpha only", "quarterly plan"}));
+  // A user granted beta finds both, one granted alpha does not see message 3.
+  EXPECT_EQ(Subjects(**searcher, "*", GrantedOnly({"beta"})), beta);
+  EXPECT_EQ(Subjects(**searcher, "number", GrantedOnly({"alpha"})), std::vector<std::string>{});
+  EXPECT_EQ(Subjects(**searcher, "*", GrantedOnly({"gamma"})), std::vector<std::string>{});
+  auto ids = (*searcher)->MatchingIds("account:beta", SearchOptions());
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->size(), 2u);
+
+  // Looked at once: the next pass finds nothing new, and a new searcher
+  // reads the same from the index.
+  ExpectPass(0, 0);
+  EXPECT_EQ(SubjectsNow("account:beta"), beta);
+  ExpectIndexedExactlyOnce();
+}
+
+TEST_F(LateAccountTest, LinksMadeBeforeTheMessageWasIndexedAreInItsDocument) {
+  // Into an empty index: every link is in the documents; nothing is late.
+  Collect(shared_, "alpha", "1");
+  Collect(shared_, "beta", "7");
+  ExpectPass(21, 0);
+  // Into a filled index: a new message and its second link, both before indexing.
+  Collect(alpha_only_, "alpha", "2");
+  Collect(alpha_only_, "beta", "9");
+  ExpectPass(1, 0);
+  EXPECT_EQ(SubjectsNow("account:beta"), (std::vector<std::string>{"alpha only", "quarterly plan"}));
+  Xapian::Database db(IndexDir());
+  EXPECT_EQ(db.get_termfreq(index_schema::BooleanTerm(index_schema::kPrefixAccount, "beta")), 2u);
+}
+
+TEST_F(LateAccountTest, CatalogRebuiltUnderNewNumbersLooksAtEveryLinkAgain) {
+  Collect(shared_, "alpha", "1");
+  IndexPending();
+  Collect(shared_, "beta", "7");  // not looked at yet
+  int64_t newest = 0;
+  ASSERT_TRUE(archive_
+                  ->WithCatalog([&](Catalog& c) {
+                    MV_ASSIGN_OR_RETURN(std::optional<LinkRow> last, c.LastLink());
+                    if (last) newest = last->rowid;
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_GT(newest, 0);
+  // As if the catalog had been rebuilt and its newest link had once been
+  // another one, already looked at: the number alone would skip beta's link.
+  {
+    Xapian::WritableDatabase db(IndexDir(), Xapian::DB_OPEN | Xapian::DB_NO_TERMLIST);
+    db.set_metadata(index_schema::kMetadataLinksChecked,
+                    std::to_string(newest) + " " + std::string(64, '0') + " 2 gamma 5");
+    db.commit();
+  }
+  Collect(alpha_only_, "alpha", "2");
+  ExpectPass(1, 1);
+  EXPECT_EQ(SubjectsNow("account:beta"), std::vector<std::string>{"quarterly plan"});
+  // Recorded as looked at up to the newest link, which is that of "alpha only".
+  Xapian::Database db(IndexDir());
+  std::string marker = db.get_metadata(index_schema::kMetadataLinksChecked);
+  EXPECT_NE(marker.find(" alpha 2"), std::string::npos) << marker;
+  ExpectPass(0, 0);
+}
+
+TEST_F(LateAccountTest, DamagedListInTheIndexIsReadUpToTheDamage) {
+  Collect(shared_, "alpha", "1");
+  IndexPending();
+  Collect(shared_, "beta", "7");
+  IndexPending();
+  const std::string key = std::string(index_schema::kMetadataLateAccountPrefix) +
+                          index_schema::BooleanTerm(index_schema::kPrefixAccount, "beta");
+  {
+    Xapian::WritableDatabase db(IndexDir(), Xapian::DB_OPEN | Xapian::DB_NO_TERMLIST);
+    const std::string good = db.get_metadata(key);
+    ASSERT_FALSE(good.empty());
+    // A varint cut short, then a zero distance (not ascending).
+    db.set_metadata(key, good + "\x80");
+    db.set_metadata(key + "x", std::string("\x00\x05", 2));
+    db.commit();
+  }
+  EXPECT_EQ(SubjectsNow("account:beta"), std::vector<std::string>{"quarterly plan"});
+  EXPECT_EQ(SubjectsNow("account:betax"), std::vector<std::string>{});
+}
+
 TEST_F(SmallIndexTest, CatalogTailIsTheCountAndTheNewestMessage) {
   // What the indexer's "nothing pending" check reads instead of listing.
   std::string newest;

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "base/log.h"
 #include "base/sha256.h"
 #include "search/index_schema.h"
+#include "search/late_account_links.h"
 
 namespace mailvault {
 namespace {
@@ -334,7 +336,86 @@ Result<bool> NothingPending(Archive& archive, const Xapian::Database& db,
   }
 }
 
+// Where the search for late account links starts: the catalog's links
+// after `after_rowid`, unless `up_to_date` (the newest link was looked at).
+struct LinkCheck {
+  bool up_to_date = true;
+  int64_t after_rowid = 0;
+  std::optional<LinkRow> last;  // the newest link
+};
+
+// What kMetadataLinksChecked holds for having looked at links up to `link`.
+std::string LinkMarker(const LinkRow& link) {
+  return std::to_string(link.rowid) + " " + ToHex(link.message) + " " +
+         std::to_string(static_cast<int>(link.provenance.kind)) + " " + link.provenance.source +
+         " " + link.provenance.key;
+}
+
+Result<LinkCheck> FindLinkCheck(Archive& archive, const Xapian::Database& db,
+                                const std::string& index_dir) {
+  std::string stored;
+  try {
+    stored = db.get_metadata(schema::kMetadataLinksChecked);
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir);
+  }
+  LinkCheck check;
+  MV_RETURN_IF_ERROR(archive.WithCatalog([&](Catalog& catalog) {
+    MV_ASSIGN_OR_RETURN(check.last, catalog.LastLink());
+    if (!check.last || LinkMarker(*check.last) == stored) return Status::Ok();
+    check.up_to_date = false;
+    const int64_t rowid = std::strtoll(stored.c_str(), nullptr, 10);
+    if (rowid <= 0) return Status::Ok();
+    MV_ASSIGN_OR_RETURN(std::optional<LinkRow> at, catalog.LinkAt(rowid));
+    // Another link under that number: the catalog was rebuilt and numbered
+    // its links anew, so every link is looked at again.
+    if (at && LinkMarker(*at) == stored) check.after_rowid = rowid;
+    return Status::Ok();
+  }));
+  return check;
+}
+
 }  // namespace
+
+Status Indexer::AddLateLinks(Archive& archive, int64_t after_rowid, IndexReport* report) {
+  constexpr size_t kPage = 5000;
+  Xapian::WritableDatabase& db = *state_->db;
+  try {
+    LateAccountLinks late = LateAccountLinks::Load(db);
+    for (;;) {
+      std::vector<LinkRow> page;
+      MV_RETURN_IF_ERROR(archive.WithCatalog([&](Catalog& catalog) {
+        MV_ASSIGN_OR_RETURN(page, catalog.LinksAfter(after_rowid, kPage));
+        return Status::Ok();
+      }));
+      if (page.empty()) break;
+      for (const LinkRow& link : page) {
+        if (link.provenance.kind != ProvenanceKind::kPop3) continue;
+        // A message not indexed yet gets every link it has when it is.
+        const std::string id_term = schema::kPrefixId + ToHex(link.message);
+        Xapian::PostingIterator doc = db.postlist_begin(id_term);
+        if (doc == db.postlist_end(id_term)) continue;
+        const Xapian::docid did = *doc;
+        const std::string account = schema::BooleanTerm(schema::kPrefixAccount,
+                                                         link.provenance.source);
+        Xapian::PostingIterator has = db.postlist_begin(account);
+        if (has != db.postlist_end(account)) has.skip_to(did);
+        if (has != db.postlist_end(account) && *has == did) continue;
+        if (late.Contains(account, did)) continue;
+        late.Add(account, did);
+        ++report->late_links;
+      }
+      after_rowid = page.back().rowid;
+      late.Save(db);
+      db.set_metadata(schema::kMetadataLinksChecked, LinkMarker(page.back()));
+      db.commit();
+      if (page.size() < kPage) break;
+    }
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "write search index " + index_dir_);
+  }
+  return Status::Ok();
+}
 
 Result<uint64_t> Indexer::PendingCount(Archive& archive) {
   uint64_t archived = 0;
@@ -346,8 +427,36 @@ Result<uint64_t> Indexer::PendingCount(Archive& archive) {
 
 Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
   IndexReport report;
-  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, *state_->db, index_dir_));
-  if (nothing) return report;
+  // Read before the messages: a link made after this is looked at next time,
+  // or comes with its message's document if that is written now.
+  Xapian::WritableDatabase& db = *state_->db;
+  MV_ASSIGN_OR_RETURN(LinkCheck links, FindLinkCheck(archive, db, index_dir_));
+  bool was_empty = false;
+  try {
+    was_empty = db.get_doccount() == 0;
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "search index " + index_dir_);
+  }
+  MV_ASSIGN_OR_RETURN(bool nothing, NothingPending(archive, db, index_dir_));
+  if (!nothing) MV_RETURN_IF_ERROR(IndexMessages(archive, limit, &report));
+  if (links.up_to_date) return report;
+  if (!was_empty) {
+    MV_RETURN_IF_ERROR(AddLateLinks(archive, links.after_rowid, &report));
+    return report;
+  }
+  // Every document was written by this call, after the links were read:
+  // they all hold every account they had up to links.last.
+  try {
+    db.set_metadata(schema::kMetadataLinksChecked, LinkMarker(*links.last));
+    db.commit();
+  } catch (const Xapian::Error& e) {
+    return XapianStatus(e, "write search index " + index_dir_);
+  }
+  return report;
+}
+
+Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out) {
+  IndexReport& report = *out;
   MV_ASSIGN_OR_RETURN(QueueStart start, FindQueueStart(archive, *state_->db, index_dir_));
   report.rescanned = start.rescan;
   if (report.rescanned) {
@@ -423,7 +532,7 @@ Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
   uint64_t archived = 0;
   MV_ASSIGN_OR_RETURN(bool done, NothingPending(archive, db, index_dir_, &archived));
   report.pending = done || archived < position ? 0 : archived - position;
-  return report;
+  return Status::Ok();
 }
 
 Result<DecodedMessage> Indexer::DecodeArchived(Archive& archive, const MessageInfo& info) {

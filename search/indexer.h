@@ -28,6 +28,13 @@
 // for a damaged index, kUnsupported for an unknown schema version (run
 // `mailvault reindex`), kIoError / kNoSpace otherwise.
 //
+// A message that gains a POP3 link after its document was written (the same
+// mail collected from a second account) is found by that account too: each
+// IndexPending also reads the catalog's links made since it last looked
+// (Catalog::LinksAfter, one cheap query when there are none) and records the
+// new accounts of documents already written in the index's LateAccountLinks,
+// committed with the position up to which the links were read.
+//
 // Thread-safety: one Indexer is used by one thread at a time. Xapian allows one
 // writer per index directory (across processes); readers (IndexSearcher) may
 // run concurrently and see each committed batch.
@@ -75,6 +82,9 @@ struct IndexReport {
   uint64_t flagged = 0;     // decoded with problems (flag:problem)
   uint64_t unreadable = 0;  // the archive could not read them (flag:unreadable)
   uint64_t pending = 0;     // still queued when `limit` stopped this call
+  // POP3 links that documents indexed before them gained (a duplicate
+  // collected from another account): LateAccountLinks.
+  uint64_t late_links = 0;
   // Catalog rows read to find the work: the queue is paged by seq from the
   // last message indexed, so this is about `indexed` + `skipped`, never the
   // whole archive (unless `rescanned`).
@@ -106,6 +116,10 @@ class Indexer {
  private:
   struct State;
   Indexer(std::string index_dir, IndexerOptions options);
+  // IndexPending's two parts: the messages after the queue position, and
+  // the POP3 links after `after_rowid` of documents already written.
+  Status IndexMessages(Archive& archive, uint64_t limit, IndexReport* report);
+  Status AddLateLinks(Archive& archive, int64_t after_rowid, IndexReport* report);
   // Reads and decodes one message (large ones through a temporary file).
   // Errors: the archive could not read it.
   Result<DecodedMessage> DecodeArchived(Archive& archive, const MessageInfo& info);

@@ -14,6 +14,7 @@
 
 #include "base/sha256.h"
 #include "search/index_schema.h"
+#include "search/late_account_links.h"
 
 namespace mailvault {
 namespace {
@@ -358,6 +359,14 @@ class Parser {
     if (f == "filename") return TextLeaf(v, t.value_quoted, schema::kPrefixFilename, at, out);
     if (f == "account") {
       *out = BooleanLeaf(schema::kPrefixAccount, v);
+      if (const LateAccountLinks* late = options_.late_accounts.get(); late && !late->empty()) {
+        const bool wildcard = v.size() > 1 && v.back() == '*';
+        Xapian::Query gained =
+            wildcard ? late->DocumentsOfPrefix(std::string(schema::kPrefixAccount) +
+                                               v.substr(0, v.size() - 1))
+                     : late->DocumentsOf(schema::BooleanTerm(schema::kPrefixAccount, v));
+        *out = Filter(Xapian::Query(Xapian::Query::OP_OR, *out, gained));
+      }
       return Status::Ok();
     }
     if (f == "type") {

@@ -16,7 +16,9 @@
 //   from: to: cc: bcc: subject: filename:   the same on one field
 //   id:          archive id (hex, a prefix of at least 12 characters) or the
 //                Message-ID header (with or without <>)
-//   account:     POP3 account name, exact (trailing * allowed)
+//   account:     POP3 account name, exact (trailing * allowed); also the
+//                accounts a message gained after it was indexed
+//                (QueryParseOptions::late_accounts)
 //   type:        attachment content type, exact ("image/*" allowed)
 //   has:attachment
 //   flag:        problem | structure-failed | budget-exceeded | truncated |
@@ -49,12 +51,15 @@
 #include <xapian.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "base/status.h"
 
 namespace mailvault {
+
+class LateAccountLinks;
 
 inline constexpr size_t kMaxQueryBytes = 4096;
 inline constexpr int kMaxQueryDepth = 32;
@@ -67,6 +72,9 @@ struct QueryParseOptions {
   int64_t now = 0;
   // Stemming language; must match the indexer's (IndexerOptions::stem_language).
   std::string stem_language = "english";
+  // The index's accounts gained after indexing: `account:` matches them too.
+  // Null: the account terms only.
+  std::shared_ptr<const LateAccountLinks> late_accounts;
 };
 
 // Parses `text`. Never throws.
