@@ -710,6 +710,41 @@ TEST_F(SmallIndexTest, DrainsTheQueueInBoundedStepsAndPicksUpNewMail) {
   ExpectIndexedExactlyOnce();
 }
 
+TEST_F(SmallIndexTest, BuilderThreadAheadOfManySmallCommitsIndexesEachMessageOnce) {
+  // The builder thread reads the queue, checks "already indexed" with its own
+  // reader and waits whenever it is a full queue ahead, while the writer
+  // commits a batch per message: every message is written once, in order,
+  // and the position ends after the last.
+  Add(280);
+  IndexerOptions o;
+  o.batch_messages = 1;
+  o.durable_batches = false;
+  auto indexer = Indexer::Open(IndexDir(), o);
+  ASSERT_TRUE(indexer.ok());
+  auto report = (*indexer)->IndexPending(*archive_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->indexed, 300u);
+  EXPECT_EQ(report->pending, 0u);
+  indexer->reset();
+  ExpectIndexedExactlyOnce();
+  // Written in arrival order: docids ascend with the archive's order.
+  Xapian::Database db(IndexDir());
+  Xapian::docid previous = 0;
+  ASSERT_TRUE(archive_
+                  ->ForEachMessage([&](const MessageInfo& info) {
+                    const std::string term = index_schema::kPrefixId + ToHex(info.id);
+                    auto doc = db.postlist_begin(term);
+                    EXPECT_NE(doc, db.postlist_end(term));
+                    if (doc != db.postlist_end(term)) {
+                      EXPECT_GT(*doc, previous);
+                      previous = *doc;
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(previous, 300u);
+}
+
 TEST_F(SmallIndexTest, PendingMessagesAreReadBySeqNotByListingTheArchive) {
   // `listed` counts the catalog rows the indexer read to find its work. Had it
   // listed the archive, every call below would have read all of it (20, then

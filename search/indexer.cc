@@ -7,9 +7,14 @@
 #include <unistd.h>
 #include <xapian.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -91,8 +96,17 @@ class DocumentBuilder {
     generator_.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
   }
 
-  // `decoded` is null when the archive could not read the message.
+  // `decoded` is null when the archive could not read the message. The
+  // document returned is the only handle on it (the generator lets go of it),
+  // so another thread may take it: Xapian's reference counts are not atomic.
   Xapian::Document Build(const MessageInfo& info, const DecodedMessage* decoded) {
+    Xapian::Document doc = BuildWithGenerator(info, decoded);
+    generator_.set_document(idle_);
+    return doc;
+  }
+
+ private:
+  Xapian::Document BuildWithGenerator(const MessageInfo& info, const DecodedMessage* decoded) {
     Xapian::Document doc;
     generator_.set_document(doc);
     const std::string id = ToHex(info.id);
@@ -151,7 +165,6 @@ class DocumentBuilder {
     return doc;
   }
 
- private:
   // Texts shorter than this are stored in every document that has them: a
   // reference (text_of=<64 hex>) would save little or nothing.
   static constexpr size_t kSharedTextMinBytes = 256;
@@ -220,6 +233,7 @@ class DocumentBuilder {
   }
 
   Xapian::TermGenerator generator_;
+  Xapian::Document idle_;  // the generator's document between messages
   std::unordered_map<std::string, std::string> text_owner_;  // SHA-256 of a text -> id
 };
 
@@ -455,6 +469,93 @@ Result<IndexReport> Indexer::IndexPending(Archive& archive, uint64_t limit) {
   return report;
 }
 
+namespace {
+
+// One message of the queue as the builder thread hands it to the writer.
+struct BuiltMessage {
+  MessageInfo info;
+  std::optional<Xapian::Document> doc;  // nullopt: already in the index
+  bool unreadable = false;
+  bool flagged = false;
+};
+
+// Between the builder thread and the writer: built messages in queue order,
+// at most kCapacity at a time, then how the builder ended.
+class BuiltQueue {
+ public:
+  static constexpr size_t kCapacity = 64;
+
+  // False when the writer has gone (Close): the builder stops.
+  bool Push(BuiltMessage message) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return closed_ || items_.size() < kCapacity; });
+    if (closed_) return false;
+    items_.push_back(std::move(message));
+    ready_.notify_one();
+    return true;
+  }
+  // The builder is done: `status` is why it stopped early (Ok: the queue's end or `limit`).
+  void Finish(Status status) {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    status_ = std::move(status);
+    ready_.notify_one();
+  }
+  // The next message; nullopt once the builder finished and all were taken.
+  std::optional<BuiltMessage> Pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return finished_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    BuiltMessage message = std::move(items_.front());
+    items_.pop_front();
+    space_.notify_one();
+    return message;
+  }
+  Status status() {
+    std::lock_guard lock(mutex_);
+    return status_;
+  }
+  void Close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    space_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<BuiltMessage> items_;
+  bool finished_ = false, closed_ = false;
+  Status status_;
+};
+
+// Whether `db` (a reader) has `term`, reopening it when the writer's commits
+// have moved on past the revision it reads (glass then throws
+// DatabaseModifiedError). Throws other Xapian errors.
+bool InIndex(Xapian::Database& db, const std::string& term) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return db.term_exists(term);
+    } catch (const Xapian::DatabaseModifiedError&) {
+      if (attempt >= 3) throw;
+      db.reopen();
+    }
+  }
+}
+
+}  // namespace
+
+// Reading, decoding and building documents (the TermGenerator) is about a
+// third of indexing; adding them to the index and committing (Xapian's
+// inverter and B-tree merges) the rest, and only one thread may write. So a
+// builder thread reads the queue and builds each document while this thread
+// writes the ones before it: on two cores indexing takes the time of the
+// writing alone. The builder hands documents over in queue order and keeps no
+// reference to them (Xapian's handles are not thread-safe; see
+// DocumentBuilder::Build), and it checks "already in the index" against a
+// reader of the index: a message after the queue position can be in the
+// index only from before this call (the ids in the queue are distinct), so
+// the reader answers as the writer would, whichever batches it sees.
 Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out) {
   IndexReport& report = *out;
   MV_ASSIGN_OR_RETURN(QueueStart start, FindQueueStart(archive, *state_->db, index_dir_));
@@ -464,60 +565,103 @@ Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out
                ": the archive's message order changed (catalog rebuilt?); checking every message");
   }
   Xapian::WritableDatabase& db = *state_->db;
-  DocumentBuilder builder(options_.stem_language);
-  // The queue is read a batch at a time, by seq from where the last batch
+  const size_t page_size = std::max<size_t>(options_.batch_messages, 1);
+  std::atomic<uint64_t> listed{0};
+  BuiltQueue queue;
+  // The queue is read a page at a time, by seq from where the last one
   // ended: the cost is the messages indexed, not the size of the archive.
-  int64_t after_seq = start.after_seq;
+  std::thread builder_thread([&, after_seq = start.after_seq] () mutable {
+    Status status;
+    try {
+      Xapian::Database snapshot(index_dir_);
+      DocumentBuilder builder(options_.stem_language);
+      for (uint64_t built = 0; built < limit && status.ok();) {
+        Result<std::vector<MessageInfo>> page =
+            archive.MessagesAfter(after_seq, std::min<uint64_t>(page_size, limit - built));
+        if (!page.ok()) {
+          status = page.status();
+          break;
+        }
+        listed += page->size();
+        if (page->empty()) break;
+        for (MessageInfo& info : *page) {
+          BuiltMessage message;
+          if (!InIndex(snapshot, schema::kPrefixId + ToHex(info.id))) {
+            Result<DecodedMessage> decoded = DecodeArchived(archive, info);
+            if (!decoded.ok()) {
+              LogWarning("search index: message " + ToHex(info.id) +
+                         " cannot be read from the archive, indexed by id only: " +
+                         decoded.status().ToString());
+              message.unreadable = true;
+            } else {
+              message.flagged = !decoded->problems.empty();
+            }
+            message.doc = builder.Build(info, decoded.ok() ? &*decoded : nullptr);
+          }
+          after_seq = info.seq;
+          message.info = std::move(info);
+          ++built;
+          if (!queue.Push(std::move(message))) return;
+        }
+      }
+    } catch (const Xapian::Error& e) {
+      status = XapianStatus(e, "read search index " + index_dir_);
+    } catch (const std::exception& e) {
+      status = Status::Internal(std::string("search index builder: ") + e.what());
+    }
+    queue.Finish(std::move(status));
+  });
+  struct Join {
+    BuiltQueue& queue;
+    std::thread& thread;
+    ~Join() {
+      queue.Close();
+      thread.join();
+    }
+  } join{queue, builder_thread};
+
   uint64_t position = start.count;
   uint64_t handled = 0;
   bool in_transaction = false;
-  const size_t page_size = std::max<size_t>(options_.batch_messages, 1);
+  uint64_t batch_bytes = 0, batch_messages = 0, batch_indexed = 0;
+  std::string last_id;
   try {
-    while (handled < limit) {
-      MV_ASSIGN_OR_RETURN(std::vector<MessageInfo> page,
-                          archive.MessagesAfter(after_seq, std::min<uint64_t>(page_size, limit - handled)));
-      report.listed += page.size();
-      if (page.empty()) break;
-      db.begin_transaction(/*flushed=*/true);
-      in_transaction = true;
-      uint64_t batch_bytes = 0, batch_indexed = 0;
-      std::string last_id;
-      for (const MessageInfo& info : page) {
-        if (batch_bytes >= options_.batch_bytes) break;  // the rest comes with the next page
-        const std::string id = ToHex(info.id);
-        const std::string id_term = schema::kPrefixId + id;
+    for (;;) {
+      std::optional<BuiltMessage> message = queue.Pop();
+      if (message && !in_transaction) {
+        db.begin_transaction(/*flushed=*/true);
+        in_transaction = true;
+      }
+      if (message) {
         // A message already in the index (a catalog rebuilt in another order)
         // keeps its document: the id is the SHA-256 of the message, so the
         // document would be the same, and without termlists Xapian cannot
         // replace one anyway.
-        if (db.term_exists(id_term)) {
+        if (!message->doc) {
           ++report.skipped;
         } else {
-          Result<DecodedMessage> decoded = DecodeArchived(archive, info);
-          if (!decoded.ok()) {
-            LogWarning("search index: message " + id +
-                       " cannot be read from the archive, indexed by id only: " +
-                       decoded.status().ToString());
-            ++report.unreadable;
-          } else if (!decoded->problems.empty()) {
-            ++report.flagged;
-          }
-          Xapian::Document doc = builder.Build(info, decoded.ok() ? &*decoded : nullptr);
-          db.add_document(doc);
+          db.add_document(*message->doc);
           ++batch_indexed;
+          if (message->unreadable) ++report.unreadable;
+          if (message->flagged) ++report.flagged;
         }
-        batch_bytes += info.raw_length;
-        after_seq = info.seq;
-        last_id = id;
+        batch_bytes += message->info.raw_length;
+        ++batch_messages;
+        last_id = ToHex(message->info.id);
         ++position;
         ++handled;
         if (options_.on_message) options_.on_message(handled);
       }
-      db.set_metadata(schema::kMetadataIndexedCount, std::to_string(position));
-      db.set_metadata(schema::kMetadataIndexedLastId, last_id);
-      db.commit_transaction();
-      in_transaction = false;
-      report.indexed += batch_indexed;
+      const bool batch_full = batch_messages >= page_size || batch_bytes >= options_.batch_bytes;
+      if (in_transaction && (!message || batch_full)) {
+        db.set_metadata(schema::kMetadataIndexedCount, std::to_string(position));
+        db.set_metadata(schema::kMetadataIndexedLastId, last_id);
+        db.commit_transaction();
+        in_transaction = false;
+        report.indexed += batch_indexed;
+        batch_bytes = batch_messages = batch_indexed = 0;
+      }
+      if (!message) break;
     }
   } catch (const Xapian::Error& e) {
     if (in_transaction) {
@@ -529,6 +673,8 @@ Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out
     }
     return XapianStatus(e, "write search index " + index_dir_);
   }
+  report.listed = listed;
+  MV_RETURN_IF_ERROR(queue.status());
   uint64_t archived = 0;
   MV_ASSIGN_OR_RETURN(bool done, NothingPending(archive, db, index_dir_, &archived));
   report.pending = done || archived < position ? 0 : archived - position;
