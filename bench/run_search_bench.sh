@@ -8,9 +8,11 @@
 #
 # For each corpus, on the same files: `mailvault import` (not measured here; the
 # archive benchmark does), then `mailvault reindex` against `notmuch new` (its own
-# config, no hooks) — indexing wall time, user+sys CPU and peak RSS from wait4,
-# each pinned to its own CPU (ours CPU 0, notmuch CPU 1, side by side unless
-# --serial) — and the index size on disk, as written and after xapian-compact.
+# config, no hooks) — indexing wall time, user+sys CPU and peak RSS from wait4:
+# side by side, each pinned to its own CPU (ours CPU 0, notmuch CPU 1), or with
+# --serial one after the other, each free to use both CPUs (mailvault's indexer
+# builds documents in a second thread; notmuch uses one) — and the index size on
+# disk, as written and after xapian-compact.
 # Then query latency p50/p99 for a word, a sender, a phrase, a date range, a
 # combination and a facet count: in-process as the web UI runs them
 # (search_bench query: a warm IndexSearcher, Refresh + Search) and as whole
@@ -117,11 +119,11 @@ run_corpus() {  # name, mail directory (files only), queries file
     "$nm/db" "$mail" "$nm/hooks" >"$nm/config"
   export NOTMUCH_CONFIG="$nm/config"
   sync
-  log "$name: indexing: mailvault reindex (CPU 0) and notmuch new (CPU 1)$([[ $serial == 1 ]] && echo ', one after the other' || echo ', side by side')"
-  "$spawn" spawn "$r/ours.rusage" -- taskset -c 0 "$mailvault" --data "$data" reindex >"$r/reindex.out" 2>"$r/reindex.err" &
+  log "$name: indexing: mailvault reindex and notmuch new, $pinning"
+  "$spawn" spawn "$r/ours.rusage" -- taskset -c "$ours_cpus" "$mailvault" --data "$data" reindex >"$r/reindex.out" 2>"$r/reindex.err" &
   local ours_pid=$!
   if [[ $serial == 1 ]]; then wait "$ours_pid"; fi
-  "$spawn" spawn "$r/notmuch.rusage" -- taskset -c 1 notmuch new --quiet >"$r/notmuch-new.out" 2>"$r/notmuch-new.err" &
+  "$spawn" spawn "$r/notmuch.rusage" -- taskset -c "$notmuch_cpus" notmuch new --quiet >"$r/notmuch-new.out" 2>"$r/notmuch-new.err" &
   local nm_pid=$!
   wait "$ours_pid" || { echo "run_search_bench.sh: reindex failed" >&2; tail -5 "$r/reindex.err" >&2; exit 1; }
   wait "$nm_pid" || { echo "run_search_bench.sh: notmuch new failed" >&2; tail -5 "$r/notmuch-new.err" >&2; exit 1; }
@@ -160,6 +162,12 @@ run_corpus() {  # name, mail directory (files only), queries file
   rm -rf "$data" "$nm"
 }
 
+if [[ $serial == 1 ]]; then
+  ours_cpus=0,1 notmuch_cpus=0,1 pinning="one after the other, each on CPUs 0 and 1"
+else
+  ours_cpus=0 notmuch_cpus=1 pinning="side by side, mailvault on CPU 0, notmuch on CPU 1"
+fi
+
 IFS=, read -r -a list <<<"$corpora"
 for name in "${list[@]}"; do
   case "$name" in
@@ -195,7 +203,7 @@ echo
 echo "mailvault search benchmark — $(date -u +%Y-%m-%dT%H:%MZ), commit $commit$dirty; $(notmuch --version)"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p)), $(uname -r)"
 echo "load average at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPUs)"
-echo "indexing $([[ $serial == 1 ]] && echo 'one after the other' || echo 'side by side'): mailvault on CPU 0, notmuch on CPU 1"
+echo "indexing: $pinning"
 echo
 echo "Indexing (files = input files; msgs = documents: mailvault one per distinct message, notmuch one per Message-ID)"
 printf '| %-6s | %-9s | %7s | %8s | %8s | %7s | %7s | %8s | %6s | %9s | %8s | %8s | %10s |\n' \
