@@ -13,8 +13,8 @@ build_packages=(
   libxapian-dev xapian-tools
   libgmime-3.0-dev libcli11-dev zlib1g-dev
   # Attachment text converters (search/attachment_text.h): PDF, Word, Excel,
-  # PowerPoint, RTF, OpenDocument.
-  poppler-utils docx2txt xlsx2csv catdoc odt2txt
+  # PowerPoint, RTF, OpenDocument; unzip reads .pptx slides.
+  poppler-utils docx2txt xlsx2csv catdoc odt2txt unzip
   libargon2-dev
   libgtest-dev libgmock-dev googletest
 )

@@ -3,7 +3,8 @@
 // Each converter is a Debian command-line tool that writes the text to stdout:
 // pdftotext (poppler-utils) for PDF; docx2txt for .docx; xlsx2csv for .xlsx;
 // catdoc for .doc and RTF, xls2csv for .xls and catppt for .ppt (all three from
-// catdoc); odt2txt for OpenDocument text, spreadsheets and presentations. It runs
+// catdoc); odt2txt for OpenDocument text, spreadsheets and presentations;
+// unzip for .pptx (its slides' XML, whose text runs are read here). It runs
 // as a child process without a shell, in a process group of its own: the
 // attachment is written to a private temporary file (mode 0600, removed
 // afterwards), the tool's stdout is read through a pipe up to a size cap, and the

@@ -381,12 +381,15 @@ std::vector<OfficeCase> OfficeCases() {
       {"pangolin.ods", "application/vnd.oasis.opendocument.spreadsheet", "odt2txt",
        "pangolin scales"},
       {"okapi.odp", "application/vnd.oasis.opendocument.presentation", "odt2txt", "Okapi roadmap"},
+      {"quokka.pptx",
+       "application/vnd.openxmlformats-officedocument.presentationml.presentation", "unzip",
+       "Quokka launch plan\nGreetings from Z\xC3\xBCrich\nTom & Jerry\n"},
   };
 }
 
 // Fails (in CI, or skips elsewhere) when scripts/install-deps.sh was not run.
 bool ConvertersInstalled() {
-  for (const char* tool : {"docx2txt", "xlsx2csv", "catdoc", "xls2csv", "catppt", "odt2txt"}) {
+  for (const char* tool : {"docx2txt", "xlsx2csv", "catdoc", "xls2csv", "catppt", "odt2txt", "unzip"}) {
     if (testing::FindProgram(tool).empty()) {
       if (testing::InCi()) ADD_FAILURE() << tool << " not installed (scripts/install-deps.sh)";
       return false;
@@ -475,6 +478,24 @@ TEST(AttachmentTextTest, DamagedOfficeDocumentsAreFailures) {
                             ConverterLimits());
   EXPECT_EQ(r.outcome, ConverterOutcome::kOk) << r.detail;
   EXPECT_EQ(r.text, "not a document at all\n");
+}
+
+// A .pptx whose one slide inflates to 22 MiB of XML: unzip is killed at the
+// output cap and the text of what it wrote until then is read.
+TEST(AttachmentTextTest, ZipBombPptxStopsAtTheOutputCap) {
+  if (!ConvertersInstalled()) GTEST_SKIP() << "office converters not installed";
+  std::string bomb = testing::ReadFile(testing::TestData("office/bomb.pptx"));
+  ConverterLimits limits;
+  limits.max_output_bytes = 256 << 10;
+  auto start = std::chrono::steady_clock::now();
+  ConverterResult r = ExtractAttachmentText("", "bomb.pptx", bomb, limits);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, limits.timeout + std::chrono::seconds(2));
+  EXPECT_EQ(r.outcome, ConverterOutcome::kOk) << r.detail;
+  EXPECT_EQ(r.converter, "unzip");
+  EXPECT_TRUE(r.truncated);
+  EXPECT_LT(r.text.size(), limits.max_output_bytes);
+  EXPECT_EQ(r.text.compare(0, 28, "filler filler filler filler\n"), 0) << r.text.substr(0, 100);
+  EXPECT_EQ(r.text.find('<'), std::string::npos);
 }
 
 // A .docx whose document.xml inflates 300-fold to 32 MiB: the output cap holds

@@ -103,6 +103,8 @@ std::map<std::string, std::string> MadeMessages() {
       {"odt", "axolotl.odt", "application/vnd.oasis.opendocument.text"},
       {"ods", "pangolin.ods", "application/vnd.oasis.opendocument.spreadsheet"},
       {"odp", "okapi.odp", "application/vnd.oasis.opendocument.presentation"},
+      {"pptx", "quokka.pptx",
+       "application/vnd.openxmlformats-officedocument.presentationml.presentation"},
   };
   for (const Office& o : office) {
     m[o.name] = "From: Office <office@corp.example>\nTo: Team <team@corp.example>\n"
@@ -323,7 +325,9 @@ std::vector<Fact> Facts() {
       {"axolotl", {"odt"}, {"doc"}},
       {"pangolin", {"ods"}, {"odt"}},
       {"okapi", {"odp"}, {"odt"}},
-      {"zürich", {"docx", "xlsx", "doc", "xls", "odt", "ods", "odp"}, {"pdf", "latin1"}},
+      {"quokka", {"pptx"}, {"odp"}},
+      {"\"launch plan\"", {"pptx"}, {}},
+      {"zürich", {"docx", "xlsx", "doc", "xls", "odt", "ods", "odp", "pptx"}, {"pdf", "latin1"}},
       {"filename:marmoset.docx", {"docx"}, {"doc"}},
       {"quetzal", {"damaged"}, {"docx"}},
       // ... of real mail: RTF sent as application/msword, a Word 2000 .doc, the

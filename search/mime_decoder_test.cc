@@ -340,7 +340,7 @@ std::string Office(const std::string& file) {
 }
 
 bool OfficeConvertersInstalled() {
-  for (const char* tool : {"docx2txt", "xlsx2csv", "catdoc", "xls2csv", "odt2txt"}) {
+  for (const char* tool : {"docx2txt", "xlsx2csv", "catdoc", "xls2csv", "odt2txt", "unzip"}) {
     if (testing::FindProgram(tool).empty()) {
       if (testing::InCi()) ADD_FAILURE() << tool << " not installed (scripts/install-deps.sh)";
       return false;
@@ -395,6 +395,7 @@ TEST(MimeDecoderTest, OfficeAttachmentTextIsExtracted) {
       {"axolotl.odt", "application/vnd.oasis.opendocument.text", "odt2txt", "Axolotl minutes"},
       {"pangolin.ods", "application/octet-stream", "odt2txt", "pangolin scales"},
       {"okapi.odp", "application/vnd.oasis.opendocument.presentation", "odt2txt", "Okapi roadmap"},
+      {"quokka.pptx", "application/vnd.ms-powerpoint", "unzip", "Quokka launch plan"},
   };
   for (const Case& c : cases) {
     DecodedMessage m = Decode(MessageWith("office", "see attached", {{c.type, c.file, Office(c.file)}}));

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the office documents of tests/data/office (see README.md there).
 
-OOXML (.docx, .xlsx) and OpenDocument (.odt, .ods, .odp) files are zip archives
+OOXML (.docx, .xlsx, .pptx) and OpenDocument (.odt, .ods, .odp) files are zip archives
 of XML parts, written here with fixed timestamps so that the output is the same
 on every run. The legacy binary formats (.doc, .xls, .ppt) are converted from
 OpenDocument sources by LibreOffice (Debian 12 packages libreoffice-writer-nogui,
@@ -79,6 +79,40 @@ def docx_parts_with_body(body):
          f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
          f'<w:document xmlns:w="{W_NS}"><w:body>{body}</w:body></w:document>'),
     ]
+
+
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+P_NS = "http://schemas.openxmlformats.org/presentationml/2006/main"
+
+
+def pptx_parts(slides):
+    """slides: per slide, its paragraphs, each a list of text runs (XML-escaped)."""
+    def slide(paragraphs):
+        body = "".join("<a:p>" + "".join(f"<a:r><a:rPr lang=\"en-US\"/><a:t>{run}</a:t></a:r>"
+                                         for run in runs) + "</a:p>"
+                       for runs in paragraphs)
+        return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                f'<p:sld xmlns:a="{A_NS}" xmlns:p="{P_NS}" xmlns:r="{R_NS}"><p:cSld><p:spTree>'
+                f'<p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr>'
+                f'<p:grpSpPr/><p:sp><p:nvSpPr><p:cNvPr id="2" name="Text 1"/><p:cNvSpPr txBox="1"/>'
+                f'<p:nvPr/></p:nvSpPr><p:spPr/><p:txBody><a:bodyPr/><a:lstStyle/>{body}'
+                f'</p:txBody></p:sp></p:spTree></p:cSld></p:sld>')
+    names = [f"ppt/slides/slide{i + 1}.xml" for i in range(len(slides))]
+    ids = "".join(f'<p:sldId id="{256 + i}" r:id="rId{i + 1}"/>' for i in range(len(slides)))
+    rels = "".join(f'<Relationship Id="rId{i + 1}" Type="{R_NS}/slide" Target="slides/slide{i + 1}.xml"/>'
+                   for i in range(len(slides)))
+    overrides = {"/ppt/presentation.xml": OOXML_TYPE + "presentationml.presentation.main+xml"}
+    overrides.update({"/" + n: OOXML_TYPE + "presentationml.slide+xml" for n in names})
+    return [
+        content_types(overrides),
+        ("_rels/.rels", package_rels("ppt/presentation.xml")),
+        ("ppt/_rels/presentation.xml.rels",
+         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="{RELS_NS}">{rels}</Relationships>'),
+        ("ppt/presentation.xml",
+         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+         f'<p:presentation xmlns:a="{A_NS}" xmlns:p="{P_NS}" xmlns:r="{R_NS}">'
+         f'<p:sldIdLst>{ids}</p:sldIdLst><p:sldSz cx="9144000" cy="6858000"/></p:presentation>'),
+    ] + [(n, slide(s)) for n, s in zip(names, slides)]
 
 
 def xlsx_parts(rows):
@@ -191,6 +225,10 @@ def main():
     write_zip(path("marmoset.docx"), docx_parts(["Quarterly marmoset report", "Greetings from Zürich"]))
     write_zip(path("narwhal.xlsx"), xlsx_parts([["item", "count"], ["narwhal tusks", 4711],
                                                 ["office", "Zürich"]]))
+    # A word split over two runs, as PowerPoint splits text where its formatting
+    # or spell-checking state changes, and an entity.
+    write_zip(path("quokka.pptx"), pptx_parts([[["Quokka ", "launch pl", "an"]],
+                                               [["Greetings from Zürich"], ["Tom &amp; Jerry"]]]))
     write_zip(path("axolotl.odt"), odt(["Axolotl minutes of the meeting", "Greetings from Zürich"]),
               first_stored="mimetype")
     write_zip(path("pangolin.ods"), ods([["item", "count"], ["pangolin scales", 4712],
@@ -208,6 +246,9 @@ def main():
     # Hostile: a .docx whose document.xml inflates about 300-fold, to 32 MiB.
     paragraph = '<w:p w:rsidR="00B1"><w:r><w:t>filler filler filler filler</w:t></w:r></w:p>'
     write_zip(path("bomb.docx"), docx_parts_with_body(paragraph * ((32 << 20) // len(paragraph))))
+    # The same for a .pptx: one slide of 32 MiB of paragraphs.
+    run = ["filler filler filler filler"]
+    write_zip(path("bomb.pptx"), pptx_parts([[run] * ((32 << 20) // 120)]))
 
 
 if __name__ == "__main__":
