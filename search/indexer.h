@@ -102,8 +102,10 @@ class Indexer {
   Indexer& operator=(const Indexer&) = delete;
 
   // Indexes up to `limit` pending messages of `archive` (borrowed for the call),
-  // committing every batch. On error the batch in progress is discarded and
-  // the report says what was committed before it.
+  // committing every batch. On an index error the batch in progress is
+  // discarded; when the catalog cannot be read, what was built before is
+  // committed with its position first. Either way the error is returned and
+  // the next call goes on from the committed position.
   Result<IndexReport> IndexPending(Archive& archive, uint64_t limit = UINT64_MAX);
 
   // Messages of `archive` not yet covered by the committed queue position.
