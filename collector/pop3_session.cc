@@ -302,8 +302,11 @@ class Pop3Session::Transport {
     } catch (...) {
       buffer_.resize(old_size);
       Status status = ExceptionToStatus("read from " + endpoint_ + " " + std::string(during));
-      // A receive timeout that was cut short by the session deadline is the deadline.
-      if (status.code() == StatusCode::kTimeout && clock_.Now() >= deadline_) {
+      // A receive timeout that was cut short by the session deadline is the
+      // deadline (also when the kernel's timer ends it a moment early).
+      if (status.code() == StatusCode::kTimeout &&
+          (clock_.Now() >= deadline_ ||
+           (timeouts_set_ > milliseconds(0) && timeouts_set_ < options_.io_timeout))) {
         return SessionDeadlineStatus(during);
       }
       return status;
@@ -372,10 +375,10 @@ class Pop3Session::Transport {
                             " bytes: " + Excerpt(Buffered(), 60));
   }
 
-  // The smaller of `limit` and what is left of the session (at least 1 ms,
-  // CheckDeadline catches the rest).
+  // The smaller of `limit` and what is left of the session, rounded up (at
+  // least 1 ms, CheckDeadline catches the rest).
   milliseconds RemainingFor(milliseconds limit) const {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline_ - clock_.Now());
+    auto left = std::chrono::ceil<milliseconds>(deadline_ - clock_.Now());
     return std::max(milliseconds(1), std::min(limit, left));
   }
 
