@@ -94,7 +94,8 @@ inline constexpr const char* kFlagUnreadable = "unreadable";  // archive read fa
 enum ValueSlot : unsigned {
   kSlotDate = 0,          // unix seconds (Date header, else Received, else archive time)
   kSlotSize = 1,          // canonical message bytes
-  kSlotAccount = 2,       // first POP3 account in provenance order; "" when imported
+  kSlotAccount = 2,       // the POP3 accounts when indexed, a line each ("\n" between;
+                          // one before this was written); "" when imported
   kSlotSenderDomain = 3,  // lowercase domain of the first From address; "" when none
   kSlotYear = 4,          // "2023" (UTC) from kSlotDate
 };

@@ -85,17 +85,35 @@ class SlotValues {
 };
 
 // Counts the values of one slot over the matches, like Xapian's
-// ValueCountMatchSpy, but through SlotValues.
+// ValueCountMatchSpy, but through SlotValues. A value of the accounts slot
+// holds every account, a line each (index_schema::kSlotAccount), each
+// counted. Per extra list, its value counts for each match in the list (the
+// accounts documents gained after indexing, LateAccountLinks).
 class FacetSpy final : public Xapian::MatchSpy {
  public:
-  FacetSpy(const Xapian::Database& db, Xapian::valueno slot) : values_(db, slot) {}
+  using ExtraLists =
+      std::vector<std::pair<std::string, std::shared_ptr<const std::vector<Xapian::docid>>>>;
+  FacetSpy(const Xapian::Database& db, Xapian::valueno slot, ExtraLists extra = {})
+      : values_(db, slot), lines_(slot == schema::kSlotAccount), extra_(std::move(extra)) {}
 
   void operator()(const Xapian::Document& doc, double) override { Add(doc.get_docid()); }
 
   // Counts the value of document `did` (fastest in ascending docid order).
   void Add(Xapian::docid did) {
     const std::string value = values_.Of(did);
-    if (!value.empty()) ++counts_[value];
+    if (!lines_ || value.find('\n') == std::string::npos) {
+      if (!value.empty()) ++counts_[value];
+    } else {
+      std::string_view rest = value;
+      while (!rest.empty()) {
+        const size_t end = std::min(rest.find('\n'), rest.size());
+        if (end > 0) ++counts_[std::string(rest.substr(0, end))];
+        rest.remove_prefix(std::min(end + 1, rest.size()));
+      }
+    }
+    for (const auto& [extra_value, docs] : extra_) {
+      if (std::binary_search(docs->begin(), docs->end(), did)) ++counts_[extra_value];
+    }
   }
 
   // The n most frequent values, most frequent first (then by value).
@@ -116,6 +134,8 @@ class FacetSpy final : public Xapian::MatchSpy {
 
  private:
   SlotValues values_;
+  bool lines_;  // a value may hold several, a line each
+  ExtraLists extra_;
   std::unordered_map<std::string, uint64_t> counts_;
 };
 
@@ -301,8 +321,8 @@ Xapian::MSet DatePageFromNewestDays(const Xapian::Database& db, const DayCounts&
 // The three facets' spies of one pass.
 class FacetSpies {
  public:
-  explicit FacetSpies(const Xapian::Database& db)
-      : accounts_(db, schema::kSlotAccount),
+  FacetSpies(const Xapian::Database& db, const LateAccountLinks& late)
+      : accounts_(db, schema::kSlotAccount, late.ByAccountName()),
         domains_(db, schema::kSlotSenderDomain),
         years_(db, schema::kSlotYear) {}
   void AddTo(Xapian::Enquire* enquire) {
@@ -482,7 +502,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         // the costly part and would be checked twice).
         results.total = probed.size();
         if (options.facets) {
-          FacetSpies spies(st.db);
+          FacetSpies spies(st.db, *st.late);
           spies.Add(probed);
           results.facets = spies.Facets(options.facet_values);
         }
@@ -529,7 +549,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           counter.set_query(query);
           counter.set_weighting_scheme(Xapian::BoolWeight());
           std::optional<FacetSpies> spies;  // opens three value streams: only when asked
-          if (options.facets) spies.emplace(st.db).AddTo(&counter);
+          if (options.facets) spies.emplace(st.db, *st.late).AddTo(&counter);
           const Xapian::MSet counted = counter.get_mset(0, 0, exact_up_to);
           counts.emplace();
           counts->total_exact =

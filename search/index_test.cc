@@ -888,6 +888,17 @@ class LateAccountTest : public SmallIndexTest {
     EXPECT_EQ(report.indexed, indexed);
     EXPECT_EQ(report.late_links, late_links);
   }
+  // The account facet of what `query` finds: account -> messages.
+  static std::map<std::string, uint64_t> AccountFacet(IndexSearcher& searcher,
+                                                      const std::string& query) {
+    auto found = searcher.Search(query, SearchOptions());
+    EXPECT_TRUE(found.ok()) << query << ": " << found.status().ToString();
+    std::map<std::string, uint64_t> facet;
+    if (found.ok()) {
+      for (const FacetValue& v : found->facets.account) facet[v.value] = v.count;
+    }
+    return facet;
+  }
   static SearchOptions GrantedOnly(std::vector<std::string> accounts) {
     SearchOptions o;
     o.accounts = std::move(accounts);
@@ -932,6 +943,11 @@ TEST_F(LateAccountTest, MessageLinkedToAnotherAccountAfterIndexingIsFoundByIt) {
   auto ids = (*searcher)->MatchingIds("account:beta", SearchOptions());
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(ids->size(), 2u);
+  // Counted under each account it has, however late it came.
+  EXPECT_EQ(AccountFacet(**searcher, "*"),
+            (std::map<std::string, uint64_t>{{"alpha", 2}, {"beta", 2}}));
+  EXPECT_EQ(AccountFacet(**searcher, "plan"),
+            (std::map<std::string, uint64_t>{{"alpha", 1}, {"beta", 1}}));
 
   // Looked at once: the next pass finds nothing new, and a new searcher
   // reads the same from the index.
@@ -950,6 +966,11 @@ TEST_F(LateAccountTest, LinksMadeBeforeTheMessageWasIndexedAreInItsDocument) {
   Collect(alpha_only_, "beta", "9");
   ExpectPass(1, 0);
   EXPECT_EQ(SubjectsNow("account:beta"), (std::vector<std::string>{"alpha only", "quarterly plan"}));
+  // Both accounts of each are in its document, and both are counted.
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  EXPECT_EQ(AccountFacet(**searcher, "*"),
+            (std::map<std::string, uint64_t>{{"alpha", 2}, {"beta", 2}}));
   Xapian::Database db(IndexDir());
   EXPECT_EQ(db.get_termfreq(index_schema::BooleanTerm(index_schema::kPrefixAccount, "beta")), 2u);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <xapian.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -149,16 +150,22 @@ class DocumentBuilder {
     }
     data.date = date;
 
-    std::string first_account;
+    std::vector<std::string> accounts;  // each once, in provenance order
     for (const Provenance& p : info.provenance) {
       if (p.kind != ProvenanceKind::kPop3) continue;
       doc.add_boolean_term(schema::BooleanTerm(schema::kPrefixAccount, p.source));
-      if (first_account.empty()) first_account = p.source;
+      if (std::find(accounts.begin(), accounts.end(), p.source) == accounts.end()) {
+        accounts.push_back(p.source);
+      }
     }
     doc.add_value(schema::kSlotDate, Xapian::sortable_serialise(static_cast<double>(date)));
     doc.add_value(schema::kSlotSize,
                   Xapian::sortable_serialise(static_cast<double>(info.raw_length)));
-    if (!first_account.empty()) doc.add_value(schema::kSlotAccount, first_account);
+    if (!accounts.empty()) {
+      std::string lines = accounts[0];
+      for (size_t i = 1; i < accounts.size(); ++i) lines += "\n" + accounts[i];
+      doc.add_value(schema::kSlotAccount, lines);
+    }
     doc.add_value(schema::kSlotYear, schema::YearValue(date));
     doc.add_boolean_term(schema::DayTerm(date));
     doc.set_data(schema::SerializeDocumentData(data));

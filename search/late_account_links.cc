@@ -140,6 +140,19 @@ void LateAccountLinks::Save(Xapian::WritableDatabase& db) {
   added_.clear();
 }
 
+std::vector<std::pair<std::string, std::shared_ptr<const LateAccountLinks::DocidList>>>
+LateAccountLinks::ByAccountName() const {
+  const std::string_view prefix = index_schema::kPrefixAccount;
+  std::vector<std::pair<std::string, std::shared_ptr<const DocidList>>> out;
+  for (const auto& [term, docs] : lists_) {
+    if (!term.starts_with(prefix)) continue;
+    std::string name = term.substr(prefix.size());
+    if (index_schema::BooleanTerm(prefix, name) != term) continue;  // a hashed name
+    out.emplace_back(std::move(name), docs);
+  }
+  return out;
+}
+
 Xapian::Query LateAccountLinks::DocumentsOf(const std::string& account_term) const {
   auto found = lists_.find(account_term);
   if (found == lists_.end()) return Xapian::Query::MatchNothing;

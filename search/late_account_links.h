@@ -13,8 +13,8 @@
 // matches the term OR that list. So a user granted an account finds every
 // message linked to it, however late the link came.
 //
-// Facet counts per account (index_schema::kSlotAccount) still count a message
-// under the first account it was indexed with only.
+// The account facet counts a message under every account it had when indexed
+// (index_schema::kSlotAccount) and every account it gained late (ByAccountName).
 //
 // Errors: Load and Save throw Xapian::Error, as the Xapian calls they make;
 // callers catch it like every other Xapian call.
@@ -30,6 +30,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mailvault {
@@ -50,6 +51,12 @@ class LateAccountLinks {
   void Add(const std::string& account_term, Xapian::docid did);
   void Save(Xapian::WritableDatabase& db);
 
+  // The account names of the lists with the documents that gained each late
+  // (ascending), for the account facet. A name too long for a term (stored
+  // hashed, index_schema::BooleanTerm) cannot be told and is left out.
+  using DocidList = std::vector<Xapian::docid>;
+  std::vector<std::pair<std::string, std::shared_ptr<const DocidList>>> ByAccountName() const;
+
   // The documents that gained the account of `account_term` late, as a query
   // of weight 0; Xapian::Query::MatchNothing when there are none.
   Xapian::Query DocumentsOf(const std::string& account_term) const;
@@ -58,7 +65,6 @@ class LateAccountLinks {
   Xapian::Query DocumentsOfPrefix(std::string_view term_prefix) const;
 
  private:
-  using DocidList = std::vector<Xapian::docid>;  // ascending
   // The lists by account term; shared with the queries made from them.
   std::map<std::string, std::shared_ptr<const DocidList>, std::less<>> lists_;
   // Added since Load or the last Save: merged into lists_ by Save.
