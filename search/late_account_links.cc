@@ -55,19 +55,20 @@ std::vector<Xapian::docid> Decode(std::string_view bytes) {
 // The documents of one list, in docid order, with weight 0.
 class DocidListSource final : public Xapian::PostingSource {
  public:
+  // The documents exist (the index never deletes one), so the count is exact.
   explicit DocidListSource(std::shared_ptr<const std::vector<Xapian::docid>> docs)
-      : docs_(std::move(docs)) {
-    // The documents exist (the index never deletes one), so the count is exact.
-    const auto n = static_cast<Xapian::doccount>(docs_->size());
+      : docs_(std::move(docs)), count_(static_cast<Xapian::doccount>(docs_->size())) {
     set_maxweight(0);
-    count_ = n;
   }
 
   Xapian::doccount get_termfreq_min() const override { return count_; }
   Xapian::doccount get_termfreq_est() const override { return count_; }
   Xapian::doccount get_termfreq_max() const override { return count_; }
 
-  void init(const Xapian::Database&) override { started_ = false, at_ = 0; }
+  void init(const Xapian::Database&) override {
+    started_ = false;
+    at_ = 0;
+  }
   void next(double) override {
     if (started_) ++at_;
     started_ = true;
