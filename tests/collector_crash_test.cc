@@ -103,8 +103,13 @@ TEST(CollectorCrashTest, SigkillDuringCollectLosesNothingAndStoresNothingTwice) 
   int rounds_with_progress = 0;
   std::chrono::milliseconds typical(400);
   uint64_t archived_before = 0;
+  // At least kRounds rounds, and more (up to 3 × kRounds) until half that
+  // many kills landed during a run: a kill chosen as a fraction of the last
+  // run's time can come after a run that went faster, more often while the
+  // machine's load changes.
   const int kRounds = 10;
-  for (int round = 0; round < kRounds; ++round) {
+  for (int round = 0; round < 3 * kRounds && (round < kRounds || killed < kRounds / 2);
+       ++round) {
     for (int k = 0; k < 60; ++k, ++next) {
       std::string m = Mail(next, rng);
       ASSERT_TRUE(server.Deliver(user, m).ok());
