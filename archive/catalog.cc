@@ -336,6 +336,12 @@ Result<std::vector<LinkRow>> ReadLinks(SqliteStatement& st) {
   return links;
 }
 
+Result<std::optional<LinkRow>> FirstLink(SqliteStatement& st) {
+  MV_ASSIGN_OR_RETURN(std::vector<LinkRow> links, ReadLinks(st));
+  if (links.empty()) return std::optional<LinkRow>();
+  return std::optional<LinkRow>(std::move(links.front()));
+}
+
 }  // namespace
 
 Result<std::vector<LinkRow>> Catalog::LinksAfter(int64_t after_rowid, size_t limit) {
@@ -350,16 +356,14 @@ Result<std::optional<LinkRow>> Catalog::LinkAt(int64_t rowid) {
   MV_ASSIGN_OR_RETURN(SqliteStatement st,
                       db_.Prepare(std::string(kLinkSelect) + "WHERE provenance.rowid=?"));
   st.Bind(1, rowid);
-  MV_ASSIGN_OR_RETURN(std::vector<LinkRow> links, ReadLinks(st));
-  if (links.empty()) return std::optional<LinkRow>();
-  return std::optional<LinkRow>(std::move(links.front()));
+  return FirstLink(st);
 }
 
 Result<std::optional<LinkRow>> Catalog::LastLink() {
-  MV_ASSIGN_OR_RETURN(int64_t rowid,
-                      db_.QueryInt("SELECT coalesce(max(rowid), 0) FROM provenance"));
-  if (rowid == 0) return std::optional<LinkRow>();
-  return LinkAt(rowid);
+  MV_ASSIGN_OR_RETURN(SqliteStatement st,
+                      db_.Prepare(std::string(kLinkSelect) +
+                                  "ORDER BY provenance.rowid DESC LIMIT 1"));
+  return FirstLink(st);
 }
 
 Result<std::vector<MessageRow>> Catalog::MessagesAfter(int64_t after_seq, size_t limit) {

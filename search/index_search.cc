@@ -104,11 +104,10 @@ class FacetSpy final : public Xapian::MatchSpy {
     if (!lines_ || value.find('\n') == std::string::npos) {
       if (!value.empty()) ++counts_[value];
     } else {
-      std::string_view rest = value;
-      while (!rest.empty()) {
-        const size_t end = std::min(rest.find('\n'), rest.size());
-        if (end > 0) ++counts_[std::string(rest.substr(0, end))];
-        rest.remove_prefix(std::min(end + 1, rest.size()));
+      for (size_t start = 0; start < value.size();) {
+        const size_t end = std::min(value.find('\n', start), value.size());
+        if (end > start) ++counts_[value.substr(start, end - start)];
+        start = end + 1;
       }
     }
     for (const auto& [extra_value, docs] : extra_) {

@@ -422,9 +422,7 @@ Status Indexer::AddLateLinks(Archive& archive, int64_t after_rowid, IndexReport*
         Xapian::PostingIterator has = db.postlist_begin(account);
         if (has != db.postlist_end(account)) has.skip_to(did);
         if (has != db.postlist_end(account) && *has == did) continue;
-        if (late.Contains(account, did)) continue;
-        late.Add(account, did);
-        ++report->late_links;
+        if (late.Add(account, did)) ++report->late_links;
       }
       after_rowid = page.back().rowid;
       late.Save(db);

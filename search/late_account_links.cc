@@ -120,8 +120,8 @@ bool LateAccountLinks::Contains(const std::string& account_term, Xapian::docid d
          std::binary_search(found->second->begin(), found->second->end(), did);
 }
 
-void LateAccountLinks::Add(const std::string& account_term, Xapian::docid did) {
-  if (!Contains(account_term, did)) added_[account_term].insert(did);
+bool LateAccountLinks::Add(const std::string& account_term, Xapian::docid did) {
+  return !Contains(account_term, did) && added_[account_term].insert(did).second;
 }
 
 void LateAccountLinks::Save(Xapian::WritableDatabase& db) {

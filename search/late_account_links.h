@@ -42,13 +42,10 @@ class LateAccountLinks {
 
   bool empty() const { return lists_.empty(); }
 
-  // Whether document `did` gained the account of `account_term` late.
-  bool Contains(const std::string& account_term, Xapian::docid did) const;
-
-  // Records that document `did` gained the account of `account_term` late.
-  // Save writes the lists changed since Load or the last Save (the queries
-  // see the additions only after Save).
-  void Add(const std::string& account_term, Xapian::docid did);
+  // Records that document `did` gained the account of `account_term` late;
+  // false when that was recorded already. Save writes the lists changed since
+  // Load or the last Save (the queries see the additions only after Save).
+  bool Add(const std::string& account_term, Xapian::docid did);
   void Save(Xapian::WritableDatabase& db);
 
   // The account names of the lists with the documents that gained each late
@@ -65,6 +62,8 @@ class LateAccountLinks {
   Xapian::Query DocumentsOfPrefix(std::string_view term_prefix) const;
 
  private:
+  bool Contains(const std::string& account_term, Xapian::docid did) const;
+
   // The lists by account term; shared with the queries made from them.
   std::map<std::string, std::shared_ptr<const DocidList>, std::less<>> lists_;
   // Added since Load or the last Save: merged into lists_ by Save.
