@@ -4,6 +4,9 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <optional>
+
+#include "base/varint.h"
 
 namespace mailvault {
 namespace {
@@ -14,13 +17,6 @@ void PutU32(std::string* out, uint32_t v) {
 }
 void PutU64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
 }
 void PutDigest(std::string* out, const Digest& d) { out->append(AsBytes(d)); }
 void PutStr(std::string* out, std::string_view s) {
@@ -58,14 +54,8 @@ class Reader {
     return v;
   }
   uint64_t Varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-      uint8_t b = U8();
-      if (failed_) return 0;
-      if (shift == 63 && b > 1) break;  // more than 64 bits
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
+    std::optional<uint64_t> v = failed_ ? std::nullopt : TakeVarint(&data_);
+    if (v) return *v;
     failed_ = true;
     data_ = {};
     return 0;

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <utility>
 
+#include "base/varint.h"
 #include "search/index_schema.h"
 
 namespace mailvault {
@@ -15,13 +17,8 @@ std::string Encode(const std::vector<Xapian::docid>& docs) {
   std::string out;
   Xapian::docid last = 0;
   for (Xapian::docid did : docs) {
-    uint32_t delta = did - last;
+    PutVarint(&out, did - last);
     last = did;
-    while (delta >= 0x80) {
-      out.push_back(static_cast<char>((delta & 0x7F) | 0x80));
-      delta >>= 7;
-    }
-    out.push_back(static_cast<char>(delta));
   }
   return out;
 }
@@ -31,22 +28,10 @@ std::string Encode(const std::vector<Xapian::docid>& docs) {
 std::vector<Xapian::docid> Decode(std::string_view bytes) {
   std::vector<Xapian::docid> docs;
   uint64_t last = 0;
-  size_t i = 0;
-  while (i < bytes.size()) {
-    uint64_t delta = 0;
-    int shift = 0;
-    bool complete = false;
-    while (i < bytes.size() && shift <= 28) {
-      const auto b = static_cast<unsigned char>(bytes[i++]);
-      delta |= static_cast<uint64_t>(b & 0x7F) << shift;
-      shift += 7;
-      if ((b & 0x80) == 0) {
-        complete = true;
-        break;
-      }
-    }
-    if (!complete || delta == 0 || last + delta > 0xFFFFFFFFu) break;
-    last += delta;
+  while (!bytes.empty()) {
+    std::optional<uint64_t> delta = TakeVarint(&bytes);
+    if (!delta || *delta == 0 || *delta > 0xFFFFFFFFu - last) break;
+    last += *delta;
     docs.push_back(static_cast<Xapian::docid>(last));
   }
   return docs;
