@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "search/index_search.h"
+#include "search/value_columns.h"
 
 namespace mailvault {
 namespace {
@@ -104,7 +105,7 @@ int RunQueries(int argc, char** argv) {
   }
   if (index.empty() || queries.empty() || runs < 1) return Usage();
   auto counts = std::make_shared<SearchCountCache>();
-  auto searcher = IndexSearcher::Open(index, counts);
+  auto searcher = IndexSearcher::Open(index, counts, std::make_shared<ValueColumnsCache>());
   auto uncached = IndexSearcher::Open(index);
   if (!searcher.ok()) return Fail(searcher.status().ToString());
   if (!uncached.ok()) return Fail(uncached.status().ToString());

@@ -16,6 +16,7 @@
 #include "search/index_schema.h"
 #include "search/late_account_links.h"
 #include "search/query.h"
+#include "search/value_columns.h"
 
 namespace mailvault {
 namespace {
@@ -57,85 +58,147 @@ Status SearchError(const Xapian::Error& e, std::string_view what) {
   return Status::IoError(message);
 }
 
-// The values of one slot by docid, read from the slot's value stream: chunk
-// by chunk when asked in ascending docid order, the order in which the matcher
-// visits documents. Document::get_value instead finds the value's chunk in the
-// B-tree again whenever the slot differs from the last one read, which the
-// date sort and three facets did for every document (a third of a broad
-// search's time on 100,000 messages). A docid asked out of order is read
-// through its document, so every answer is exact.
-class SlotValues {
+// Counts the three facets of the matches it is given, from the value columns.
+// An accounts value holds every account the document was indexed with, a line
+// each (index_schema::kSlotAccount): counted per whole value, split when the
+// facets are made. Per late list (LateAccountLinks::ByAccountName), its
+// account counts for each match in the list.
+class FacetCounter {
  public:
-  SlotValues(const Xapian::Database& db, Xapian::valueno slot)
-      : db_(db), slot_(slot), it_(db.valuestream_begin(slot)), end_(db.valuestream_end(slot)) {}
-
-  // The value of document `did` ("" when it has none).
-  std::string Of(Xapian::docid did) {
-    if (did < last_) return db_.get_document(did, Xapian::DOC_ASSUME_VALID).get_value(slot_);
-    last_ = did;
-    if (it_ != end_ && it_.get_docid() < did) it_.skip_to(did);
-    return it_ != end_ && it_.get_docid() == did ? *it_ : std::string();
+  using LateLists = std::vector<
+      std::pair<std::string, std::shared_ptr<const LateAccountLinks::DocidList>>>;
+  FacetCounter(const ValueColumns& columns, LateLists late)
+      : columns_(columns), late_(std::move(late)), late_counts_(late_.size(), 0) {
+    for (int f = 0; f < ValueColumns::kFacets; ++f) {
+      counts_[f].assign(columns.names(static_cast<ValueColumns::Facet>(f)).size() + 1, 0);
+    }
   }
 
- private:
-  Xapian::Database db_;
-  Xapian::valueno slot_;
-  Xapian::ValueIterator it_, end_;
-  Xapian::docid last_ = 0;
-};
-
-// Counts the values of one slot over the matches, like Xapian's
-// ValueCountMatchSpy, but through SlotValues. A value of the accounts slot
-// holds every account, a line each (index_schema::kSlotAccount), each
-// counted. Per extra list, its value counts for each match in the list (the
-// accounts documents gained after indexing, LateAccountLinks).
-class FacetSpy final : public Xapian::MatchSpy {
- public:
-  using ExtraLists =
-      std::vector<std::pair<std::string, std::shared_ptr<const std::vector<Xapian::docid>>>>;
-  FacetSpy(const Xapian::Database& db, Xapian::valueno slot, ExtraLists extra = {})
-      : values_(db, slot), lines_(slot == schema::kSlotAccount), extra_(std::move(extra)) {}
-
-  void operator()(const Xapian::Document& doc, double) override { Add(doc.get_docid()); }
-
-  // Counts the value of document `did` (fastest in ascending docid order).
   void Add(Xapian::docid did) {
-    const std::string value = values_.Of(did);
-    if (!lines_ || value.find('\n') == std::string::npos) {
-      if (!value.empty()) ++counts_[value];
-    } else {
+    for (int f = 0; f < ValueColumns::kFacets; ++f) {
+      ++counts_[f][columns_.Id(static_cast<ValueColumns::Facet>(f), did)];
+    }
+    for (size_t i = 0; i < late_.size(); ++i) {
+      const LateAccountLinks::DocidList& docs = *late_[i].second;
+      if (std::binary_search(docs.begin(), docs.end(), did)) ++late_counts_[i];
+    }
+  }
+
+  // The `values` most frequent accounts and sender domains (most frequent
+  // first, then by value) and every year (newest first).
+  SearchFacets Facets(size_t values) const {
+    std::unordered_map<std::string, uint64_t> accounts;
+    const std::vector<uint64_t>& account_counts = counts_[ValueColumns::kAccount];
+    const std::vector<std::string>& account_names = columns_.names(ValueColumns::kAccount);
+    for (size_t id = 1; id < account_counts.size(); ++id) {
+      if (account_counts[id] == 0) continue;
+      std::string_view value = account_names[id - 1];
       for (size_t start = 0; start < value.size();) {
         const size_t end = std::min(value.find('\n', start), value.size());
-        if (end > start) ++counts_[value.substr(start, end - start)];
+        if (end > start) accounts[std::string(value.substr(start, end - start))] += account_counts[id];
         start = end + 1;
       }
     }
-    for (const auto& [extra_value, docs] : extra_) {
-      if (std::binary_search(docs->begin(), docs->end(), did)) ++counts_[extra_value];
+    for (size_t i = 0; i < late_.size(); ++i) {
+      if (late_counts_[i] > 0) accounts[late_[i].first] += late_counts_[i];
+    }
+    SearchFacets facets;
+    facets.account = Top(Values(accounts), values);
+    facets.sender_domain = Top(Values(ValueColumns::kSenderDomain), values);
+    facets.year = Values(ValueColumns::kYear);
+    std::sort(facets.year.begin(), facets.year.end(),
+              [](const FacetValue& a, const FacetValue& b) { return a.value > b.value; });
+    return facets;
+  }
+
+ private:
+  std::vector<FacetValue> Values(ValueColumns::Facet facet) const {
+    std::vector<FacetValue> out;
+    const std::vector<uint64_t>& counts = counts_[facet];
+    for (size_t id = 1; id < counts.size(); ++id) {
+      if (counts[id] > 0) out.push_back({columns_.names(facet)[id - 1], counts[id]});
+    }
+    return out;
+  }
+  static std::vector<FacetValue> Values(const std::unordered_map<std::string, uint64_t>& counts) {
+    std::vector<FacetValue> out;
+    out.reserve(counts.size());
+    for (const auto& [value, count] : counts) out.push_back({value, count});
+    return out;
+  }
+  static std::vector<FacetValue> Top(std::vector<FacetValue> values, size_t n) {
+    std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
+      return a.count != b.count ? a.count > b.count : a.value < b.value;
+    });
+    if (values.size() > n) values.resize(n);
+    return values;
+  }
+
+  const ValueColumns& columns_;
+  LateLists late_;
+  std::vector<uint64_t> late_counts_;
+  std::vector<uint64_t> counts_[ValueColumns::kFacets];  // by value id
+};
+
+// Matches `offset` .. `offset + limit` in date order (as ConfigureSort's:
+// newest first, then the later archived, i.e. the higher docid) of the
+// docids it is given in any order: the newest `offset + limit` kept in a heap.
+class DatePage {
+ public:
+  DatePage(const ValueColumns& columns, Xapian::doccount offset, Xapian::doccount limit)
+      : columns_(columns), offset_(offset), keep_(size_t{offset} + limit) {}
+
+  void Add(Xapian::docid did) {
+    const Entry entry{columns_.Date(did), did};
+    if (heap_.size() < keep_) {
+      heap_.push_back(entry);
+      std::push_heap(heap_.begin(), heap_.end(), Newer);
+    } else if (keep_ > 0 && Newer(entry, heap_.front())) {
+      // The front is the oldest kept.
+      std::pop_heap(heap_.begin(), heap_.end(), Newer);
+      heap_.back() = entry;
+      std::push_heap(heap_.begin(), heap_.end(), Newer);
     }
   }
 
-  // The n most frequent values, most frequent first (then by value).
-  std::vector<FacetValue> Top(size_t n) const {
-    std::vector<FacetValue> out = All();
-    std::sort(out.begin(), out.end(), [](const FacetValue& a, const FacetValue& b) {
-      return a.count != b.count ? a.count > b.count : a.value < b.value;
-    });
-    if (out.size() > n) out.resize(n);
-    return out;
-  }
-  std::vector<FacetValue> All() const {
-    std::vector<FacetValue> out;
-    out.reserve(counts_.size());
-    for (const auto& [value, count] : counts_) out.push_back({value, count});
+  std::vector<Xapian::docid> Docids() const {
+    std::vector<Entry> sorted = heap_;
+    std::sort(sorted.begin(), sorted.end(), Newer);
+    std::vector<Xapian::docid> out;
+    for (size_t i = offset_; i < sorted.size(); ++i) out.push_back(sorted[i].did);
     return out;
   }
 
  private:
-  SlotValues values_;
-  bool lines_;  // a value may hold several, a line each
-  ExtraLists extra_;
-  std::unordered_map<std::string, uint64_t> counts_;
+  struct Entry {
+    double date;
+    Xapian::docid did;
+  };
+  static bool Newer(const Entry& a, const Entry& b) {
+    return a.date != b.date ? a.date > b.date : a.did > b.did;
+  }
+  const ValueColumns& columns_;
+  size_t offset_, keep_;
+  std::vector<Entry> heap_;
+};
+
+// Hands every match of a pass to a FacetCounter and a DatePage (either may
+// be null), and counts them.
+class ColumnSpy final : public Xapian::MatchSpy {
+ public:
+  ColumnSpy(FacetCounter* facets, DatePage* page) : facets_(facets), page_(page) {}
+  void operator()(const Xapian::Document& doc, double) override {
+    const Xapian::docid did = doc.get_docid();
+    if (facets_ != nullptr) facets_->Add(did);
+    if (page_ != nullptr) page_->Add(did);
+    ++seen_;
+  }
+  Xapian::doccount seen() const { return seen_; }
+
+ private:
+  FacetCounter* facets_;
+  DatePage* page_;
+  Xapian::doccount seen_ = 0;
 };
 
 // Whether `query` has a term of the free text (unprefixed: Xapian prefixes
@@ -257,39 +320,22 @@ void ConfigureSort(Xapian::Enquire* enquire, SearchSort sort) {
   enquire->set_docid_order(Xapian::Enquire::DESCENDING);
 }
 
-// Docids `offset` .. `offset + limit` of `matches` in date order (as
-// ConfigureSort's), reading the dates as one value stream in docid order.
-std::vector<Xapian::docid> NewestFirst(const Xapian::Database& db, const Xapian::MSet& matches,
-                                       Xapian::doccount offset, Xapian::doccount limit) {
-  std::vector<std::pair<std::string, Xapian::docid>> dated;
-  dated.reserve(matches.size());
-  for (auto it = matches.begin(); it != matches.end(); ++it) dated.emplace_back("", *it);
-  std::sort(dated.begin(), dated.end(),
-            [](const auto& a, const auto& b) { return a.second < b.second; });
-  SlotValues dates(db, schema::kSlotDate);
-  for (auto& [date, did] : dated) date = dates.Of(did);
-  std::vector<Xapian::docid> out;
-  if (offset >= dated.size()) return out;
-  const size_t end_index = std::min<size_t>(dated.size(), size_t{offset} + limit);
-  std::partial_sort(dated.begin(), dated.begin() + static_cast<std::ptrdiff_t>(end_index),
-                    dated.end(), [](const auto& a, const auto& b) {
-                      return a.first != b.first ? a.first > b.first : a.second > b.second;
-                    });
-  for (size_t i = offset; i < end_index; ++i) out.push_back(dated[i].second);
-  return out;
-}
-
 // One page of a date-sorted search matching about `estimated` messages, read
-// from the newest days only. Xapian cannot stop a value sort early: it reads
-// every match. Filtered to a window of the newest days, it reads only the
-// matches of those days, and since every message outside the window is older
-// than every message in it (day terms are whole UTC days of the date), the
-// window's first `offset + limit` matches are the whole search's. The window
-// starts at the days expected to hold twice the page's matches, if they are
-// spread like the messages, and grows fourfold until it holds the page.
-Xapian::MSet DatePageFromNewestDays(const Xapian::Database& db, const DayCounts& days,
-                                    const Xapian::Query& query, Xapian::doccount estimated,
-                                    Xapian::doccount offset, Xapian::doccount limit) {
+// from the newest days only; nullopt when it takes every day. Xapian cannot
+// stop a value sort early: it reads every match. Filtered to a window of the
+// newest days, it reads only the matches of those days, and since every
+// message outside the window is older than every message in it (day terms are
+// whole UTC days of the date), the window's first `offset + limit` matches are
+// the whole search's. The window starts at the days expected to hold twice the
+// page's matches, if they are spread like the messages, and grows fourfold
+// until it holds the page. A window of every day would sort every match through
+// Xapian's values: a pass of DatePage does that cheaper.
+std::optional<Xapian::MSet> DatePageFromNewestDays(const Xapian::Database& db,
+                                                   const DayCounts& days,
+                                                   const Xapian::Query& query,
+                                                   Xapian::doccount estimated,
+                                                   Xapian::doccount offset,
+                                                   Xapian::doccount limit) {
   const double need = static_cast<double>(offset) + limit;
   const double share = static_cast<double>(std::max<Xapian::doccount>(estimated, 1)) /
                        std::max<Xapian::doccount>(db.get_doccount(), 1);
@@ -297,17 +343,13 @@ Xapian::MSet DatePageFromNewestDays(const Xapian::Database& db, const DayCounts&
   for (;;) {
     std::vector<Xapian::Query> window;
     double in_window = 0;
-    size_t i = 0;
-    for (; i < days.size() && in_window < window_messages; ++i) {
+    for (size_t i = 0; i < days.size() && in_window < window_messages; ++i) {
       window.emplace_back(days[i].first);
       in_window += days[i].second;
     }
+    if (window.size() == days.size()) return std::nullopt;
     Xapian::Enquire enquire(db);
     ConfigureSort(&enquire, SearchSort::kDate);
-    if (i == days.size()) {
-      enquire.set_query(query);
-      return enquire.get_mset(offset, limit);
-    }
     enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query,
                                     Xapian::Query(Xapian::Query::OP_OR, window.begin(),
                                                   window.end())));
@@ -316,40 +358,6 @@ Xapian::MSet DatePageFromNewestDays(const Xapian::Database& db, const DayCounts&
     window_messages *= 4;
   }
 }
-
-// The three facets' spies of one pass.
-class FacetSpies {
- public:
-  FacetSpies(const Xapian::Database& db, const LateAccountLinks& late)
-      : accounts_(db, schema::kSlotAccount, late.ByAccountName()),
-        domains_(db, schema::kSlotSenderDomain),
-        years_(db, schema::kSlotYear) {}
-  void AddTo(Xapian::Enquire* enquire) {
-    enquire->add_matchspy(&accounts_);
-    enquire->add_matchspy(&domains_);
-    enquire->add_matchspy(&years_);
-  }
-  // Counts the documents of `matches` without a match pass.
-  void Add(const Xapian::MSet& matches) {
-    std::vector<Xapian::docid> docids(matches.begin(), matches.end());
-    std::sort(docids.begin(), docids.end());
-    for (FacetSpy* spy : {&accounts_, &domains_, &years_}) {
-      for (Xapian::docid did : docids) spy->Add(did);
-    }
-  }
-  SearchFacets Facets(size_t values) const {
-    SearchFacets facets;
-    facets.account = accounts_.Top(values);
-    facets.sender_domain = domains_.Top(values);
-    facets.year = years_.All();
-    std::sort(facets.year.begin(), facets.year.end(),
-              [](const FacetValue& a, const FacetValue& b) { return a.value > b.value; });
-    return facets;
-  }
-
- private:
-  FacetSpy accounts_, domains_, years_;
-};
 
 // The snippet text a per-recipient copy shares with the document `owner_id`
 // (DocumentData::text_of). "" if that document is not there, which the indexer
@@ -366,17 +374,21 @@ std::string SharedText(const Xapian::Database& db, const std::string& owner_id) 
 struct IndexSearcher::State {
   Xapian::Database db;
   std::shared_ptr<SearchCountCache> counts;  // may be null
+  std::shared_ptr<ValueColumnsCache> column_cache;
   // What the snapshot `revision` holds besides the documents.
   std::optional<Xapian::rev> revision;
   DayCounts days;
   std::shared_ptr<const LateAccountLinks> late;
+  std::shared_ptr<const ValueColumns> columns;
 
-  // Brings `days` and `late` up to the open snapshot. Throws Xapian::Error.
+  // Brings `days`, `late` and `columns` up to the open snapshot. Throws
+  // Xapian::Error.
   void Sync() {
     const Xapian::rev now = db.get_revision();
     if (revision && *revision == now) return;
     days = ReadDays(db);
     late = std::make_shared<const LateAccountLinks>(LateAccountLinks::Load(db));
+    columns = column_cache->For(db);
     revision = now;
   }
 
@@ -426,7 +438,8 @@ IndexSearcher::IndexSearcher(std::string index_dir)
 IndexSearcher::~IndexSearcher() = default;
 
 Result<std::unique_ptr<IndexSearcher>> IndexSearcher::Open(
-    const std::string& index_dir, std::shared_ptr<SearchCountCache> counts) {
+    const std::string& index_dir, std::shared_ptr<SearchCountCache> counts,
+    std::shared_ptr<ValueColumnsCache> columns) {
   if (!IsDirectory(index_dir)) {
     return Status::NotFound("no search index at " + index_dir +
                             " (`mailvault search` creates it; `mailvault reindex` rebuilds it)");
@@ -435,6 +448,8 @@ Result<std::unique_ptr<IndexSearcher>> IndexSearcher::Open(
   try {
     searcher->state_->db = Xapian::Database(index_dir);
     searcher->state_->counts = std::move(counts);
+    searcher->state_->column_cache =
+        columns != nullptr ? std::move(columns) : std::make_shared<ValueColumnsCache>();
     const Xapian::Database& db = searcher->state_->db;
     MV_RETURN_IF_ERROR(schema::CheckSchemaVersion(db.get_metadata(schema::kMetadataSchemaVersion),
                                                   db.get_doccount(), index_dir));
@@ -487,13 +502,19 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       };
 
       // Up to sort_whole_up_to matches in docid order, without weights: for a
-      // result set that size, all of it.
+      // result set that size, all of it. Its MSet also serves the snippets
+      // of pages found by a pass of DatePage.
       Xapian::Enquire probe(st.db);
       probe.set_query(query);
       probe.set_weighting_scheme(Xapian::BoolWeight());
       const auto whole_bound = static_cast<Xapian::doccount>(
           std::min<uint64_t>(options.sort_whole_up_to, st.db.get_doccount()));
       const Xapian::MSet probed = probe.get_mset(0, whole_bound + 1, whole_bound + 1);
+      const ValueColumns& columns = *st.columns;
+      auto take_dated = [&](const DatePage& dated) {
+        for (Xapian::docid did : dated.Docids()) page_docs.emplace_back(did, 0.0);
+        page = probed;
+      };
 
       if (probed.get_matches_upper_bound() <= whole_bound) {
         // Few matches, all in `probed`: counted, and sorted here by date
@@ -501,15 +522,14 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         // the costly part and would be checked twice).
         results.total = probed.size();
         if (options.facets) {
-          FacetSpies spies(st.db, *st.late);
-          spies.Add(probed);
-          results.facets = spies.Facets(options.facet_values);
+          FacetCounter facets(columns, st.late->ByAccountName());
+          for (Xapian::docid did : probed) facets.Add(did);
+          results.facets = facets.Facets(options.facet_values);
         }
         if (options.sort == SearchSort::kDate) {
-          for (Xapian::docid did : NewestFirst(st.db, probed, offset, limit)) {
-            page_docs.emplace_back(did, 0.0);
-          }
-          page = probed;
+          DatePage dated(columns, offset, limit);
+          for (Xapian::docid did : probed) dated.Add(did);
+          take_dated(dated);
         } else {
           Xapian::Enquire enquire(st.db);
           enquire.set_query(query);
@@ -517,17 +537,11 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           take_page(enquire.get_mset(offset, limit));
         }
       } else {
-        // Many matches: the page without reading them all, the counts apart
-        // (and from the shared cache when a searcher counted them before).
-        if (options.sort == SearchSort::kDate) {
-          take_page(DatePageFromNewestDays(st.db, st.days, query, probed.get_matches_estimated(),
-                                           offset, limit));
-        } else {
-          Xapian::Enquire enquire(st.db);
-          enquire.set_query(query);
-          ConfigureSort(&enquire, options.sort);
-          take_page(enquire.get_mset(offset, limit));
-        }
+        // Many matches: the counts from the shared cache when a searcher
+        // counted them before, else from one pass over every match that, for
+        // a date sort, also finds the page.
+        const bool date_sort = options.sort == SearchSort::kDate;
+        bool page_taken = false;
         std::optional<SearchCountCache::Counts> counts;
         if (!options.facets &&
             probed.get_matches_lower_bound() == probed.get_matches_upper_bound()) {
@@ -547,15 +561,44 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           Xapian::Enquire counter(st.db);
           counter.set_query(query);
           counter.set_weighting_scheme(Xapian::BoolWeight());
-          std::optional<FacetSpies> spies;  // opens three value streams: only when asked
-          if (options.facets) spies.emplace(st.db, *st.late).AddTo(&counter);
+          std::optional<FacetCounter> facets;
+          if (options.facets) facets.emplace(columns, st.late->ByAccountName());
+          std::optional<DatePage> dated;
+          if (date_sort) dated.emplace(columns, offset, limit);
+          ColumnSpy spy(facets ? &*facets : nullptr, dated ? &*dated : nullptr);
+          counter.add_matchspy(&spy);
           const Xapian::MSet counted = counter.get_mset(0, 0, exact_up_to);
           counts.emplace();
           counts->total_exact =
               counted.get_matches_lower_bound() == counted.get_matches_upper_bound();
           counts->total = counted.get_matches_estimated();
-          if (spies) counts->facets = spies->Facets(options.facet_values);
+          if (facets) counts->facets = facets->Facets(options.facet_values);
           if (st.counts) st.counts->Put(key, *counts);
+          // The page is the pass's only when the pass saw every match.
+          if (dated && counts->total_exact && spy.seen() == counts->total) {
+            take_dated(*dated);
+            page_taken = true;
+          }
+        }
+        if (!page_taken && date_sort) {
+          if (std::optional<Xapian::MSet> windowed = DatePageFromNewestDays(
+                  st.db, st.days, query, probed.get_matches_estimated(), offset, limit)) {
+            take_page(*windowed);
+          } else {
+            Xapian::Enquire pass(st.db);
+            pass.set_query(query);
+            pass.set_weighting_scheme(Xapian::BoolWeight());
+            DatePage dated(columns, offset, limit);
+            ColumnSpy spy(nullptr, &dated);
+            pass.add_matchspy(&spy);
+            pass.get_mset(0, 0, st.db.get_doccount());
+            take_dated(dated);
+          }
+        } else if (!page_taken) {
+          Xapian::Enquire enquire(st.db);
+          enquire.set_query(query);
+          ConfigureSort(&enquire, options.sort);
+          take_page(enquire.get_mset(offset, limit));
         }
         results.total = counts->total;
         results.total_exact = counts->total_exact;

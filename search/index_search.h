@@ -116,12 +116,17 @@ class SearchCountCache {
   std::unordered_map<std::string, std::list<Entry>::iterator> by_key_;
 };
 
+class ValueColumnsCache;  // search/value_columns.h
+
 class IndexSearcher {
  public:
   // Opens the index in `index_dir` for reading. With `counts`, totals and facets
-  // of broad searches are kept there for the searchers that share it.
+  // of broad searches are kept there for the searchers that share it; with
+  // `columns`, the values read for sorting and counting (search/value_columns.h)
+  // are read once for all of them, else once per searcher, at its first search.
   static Result<std::unique_ptr<IndexSearcher>> Open(
-      const std::string& index_dir, std::shared_ptr<SearchCountCache> counts = nullptr);
+      const std::string& index_dir, std::shared_ptr<SearchCountCache> counts = nullptr,
+      std::shared_ptr<ValueColumnsCache> columns = nullptr);
   ~IndexSearcher();
   IndexSearcher(const IndexSearcher&) = delete;
   IndexSearcher& operator=(const IndexSearcher&) = delete;

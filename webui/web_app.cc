@@ -27,6 +27,7 @@
 #include "collector/secret_box.h"
 #include "search/index_search.h"
 #include "search/mime_decoder.h"
+#include "search/value_columns.h"
 #include "webui/audit_log.h"
 #include "webui/message_parts.h"
 #include "webui/static_assets.h"
@@ -317,7 +318,7 @@ class SearcherPool {
     // (IndexWorker, after an upgrade) cannot be refreshed, only opened anew.
     if (s && !s->Refresh().ok()) s.reset();
     if (!s) {
-      auto opened = IndexSearcher::Open(index_dir_, counts_);
+      auto opened = IndexSearcher::Open(index_dir_, counts_, columns_);
       if (!opened.ok()) {
         if (opened.status().code() == StatusCode::kNotFound) {
           return Status::Unavailable("the search index is not built yet; try again shortly");
@@ -347,6 +348,7 @@ class SearcherPool {
   unsigned active_ = 0;
   std::condition_variable released_;
   std::shared_ptr<SearchCountCache> counts_ = std::make_shared<SearchCountCache>();
+  std::shared_ptr<ValueColumnsCache> columns_ = std::make_shared<ValueColumnsCache>();
   std::mutex mutex_;
   std::vector<std::unique_ptr<IndexSearcher>> idle_;
 };
