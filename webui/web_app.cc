@@ -811,40 +811,43 @@ Status WebApp::Impl::Search(Call& c) {
   detail.set("offset", so.offset);
   detail.set("total", results->total);
   MV_RETURN_IF_ERROR(Audit(c, "search", q, "ok", Stringify(detail)));
+  // Nested objects and arrays by pointer: Poco's Var copies an Object or
+  // Array it holds by value whole, at every level (a tenth of a search's CPU).
   Object out;
   out.set("total", results->total);
   out.set("total_exact", results->total_exact);
   out.set("offset", so.offset);
   out.set("limit", so.limit);
-  Array hits;
+  Array::Ptr hits = new Array;
   for (const SearchHit& h : results->hits) {
-    Object hit;
-    hit.set("id", h.id);
-    hit.set("date", IsoTime(h.date));
-    hit.set("from", h.from);
-    hit.set("subject", h.subject);
-    hit.set("snippet", h.snippet);
-    hit.set("relevance", h.relevance);
-    hits.add(hit);
+    Object::Ptr hit = new Object;
+    hit->set("id", h.id);
+    hit->set("date", IsoTime(h.date));
+    hit->set("from", h.from);
+    hit->set("subject", h.subject);
+    hit->set("snippet", h.snippet);
+    hit->set("relevance", h.relevance);
+    hits->add(hit);
   }
   out.set("results", hits);
   auto facet = [](const std::vector<FacetValue>& values, const std::vector<std::string>* only) {
-    Array a;
+    Array::Ptr a = new Array;
     for (const FacetValue& v : values) {
-      // The account facet counts a message under its first account, which a
-      // user may not be granted: show users only their own accounts' names.
+      // The account facet counts a message under each of its accounts, some
+      // of which a user may not be granted: show users only their own
+      // accounts' names.
       if (only != nullptr && !std::binary_search(only->begin(), only->end(), v.value)) continue;
-      Object f;
-      f.set("value", v.value);
-      f.set("count", v.count);
-      a.add(f);
+      Object::Ptr f = new Object;
+      f->set("value", v.value);
+      f->set("count", v.count);
+      a->add(f);
     }
     return a;
   };
-  Object facets;
-  facets.set("account", facet(results->facets.account, so.accounts ? &*so.accounts : nullptr));
-  facets.set("sender_domain", facet(results->facets.sender_domain, nullptr));
-  facets.set("year", facet(results->facets.year, nullptr));
+  Object::Ptr facets = new Object;
+  facets->set("account", facet(results->facets.account, so.accounts ? &*so.accounts : nullptr));
+  facets->set("sender_domain", facet(results->facets.sender_domain, nullptr));
+  facets->set("year", facet(results->facets.year, nullptr));
   out.set("facets", facets);
   return SendJson(c, 200, out);
 }
