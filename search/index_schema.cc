@@ -5,6 +5,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "base/sha256.h"
 
@@ -31,7 +33,66 @@ std::chrono::year_month_day UtcDay(int64_t unix_seconds) {
   return year_month_day{sys_days{days{day_number}}};
 }
 
+// A domain as an address has it: labels of letters, digits, '-' and '_'
+// separated by single dots (already lowercased).
+bool IsDomain(std::string_view d) {
+  if (d.empty() || d.front() == '.' || d.back() == '.') return false;
+  char previous = 0;
+  for (char c : d) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    (c == '.' && previous != '.');
+    if (!ok) return false;
+    previous = c;
+  }
+  return true;
+}
+
+bool HasSpace(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+  });
+}
+
 }  // namespace
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::vector<std::string> AddressTerms(std::string_view prefix, std::string_view address) {
+  std::vector<std::string> terms;
+  const std::string lower = AsciiLower(address);
+  const size_t at = lower.rfind('@');
+  if (at == std::string::npos || at + 1 == lower.size() || HasSpace(lower)) return terms;
+  terms.push_back(BooleanTerm(prefix, lower));
+  std::string_view domain = std::string_view(lower).substr(at + 1);
+  terms.push_back(BooleanTerm(prefix, "@" + std::string(domain)));
+  // The domains it is in, down to two labels.
+  for (size_t dot = domain.find('.'); dot != std::string_view::npos; dot = domain.find('.')) {
+    domain.remove_prefix(dot + 1);
+    if (domain.find('.') == std::string_view::npos) break;
+    terms.push_back(BooleanTerm(prefix, "@" + std::string(domain)));
+  }
+  return terms;
+}
+
+std::string AddressQueryTerm(std::string_view prefix, std::string_view value) {
+  const std::string lower = AsciiLower(value);
+  if (HasSpace(lower)) return "";
+  const size_t at = lower.rfind('@');
+  if (at == std::string::npos) {
+    // A bare domain: at least two labels, else it is a word.
+    if (lower.find('.') == std::string::npos || !IsDomain(lower)) return "";
+    return BooleanTerm(prefix, "@" + lower);
+  }
+  if (!IsDomain(std::string_view(lower).substr(at + 1))) return "";
+  // "@corp.example" is the domain, "bob@corp.example" the address.
+  return BooleanTerm(prefix, lower);
+}
 
 std::string BooleanTerm(std::string_view prefix, std::string_view value) {
   std::string term(prefix);

@@ -15,7 +15,8 @@
 //   (with positions, stemmed as above)  file name: kPrefixFrom ... kPrefixFilename
 //   boolean terms (exact, no wdf)       unique id, Message-ID header, account,
 //                                       attachment type, has:attachment, flags,
-//                                       the UTC day of the date
+//                                       the UTC day of the date, the addresses
+//                                       of from, to, cc, bcc and their domains
 //   values                              ValueSlot below
 //   data                                DocumentData (search/index_schema.h):
 //                                       what a result line shows, no search needed
@@ -29,6 +30,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -38,7 +40,8 @@ namespace mailvault::index_schema {
 // Version 2: kPrefixDay; no termlist table (Xapian::DB_NO_TERMLIST;
 // search/indexer.cc): documents are added once and never replaced or deleted;
 // DocumentData::text_of.
-inline constexpr int kSchemaVersion = 2;
+// Version 3: kPrefixFromAddress ... kPrefixBccAddress (AddressTerms).
+inline constexpr int kSchemaVersion = 3;
 
 // Metadata keys (Xapian user metadata, committed atomically with documents).
 inline constexpr const char* kMetadataSchemaVersion = "mailvault.schema_version";
@@ -71,6 +74,16 @@ inline constexpr const char* kPrefixFlag = "XFLAG";  // + a kFlag* below
 // days, and their term frequencies say how many messages each day holds, so a
 // date-sorted search can look at the newest days only (search/index_search.cc).
 inline constexpr const char* kPrefixDay = "XDAY";
+// + AddressTerms: each address of the outer message's header, and each domain
+// it is in, exactly. `from:corp.example` and `from:bob@corp.example` are
+// these terms (AddressQueryTerm), not phrases of the words of the header,
+// which also matched "corp-example.org", "bob@corp.example.evil.com" and a
+// display name saying so, and checked word positions in every message from
+// anywhere near (a phrase over two words of a third of the archive: 2 ms).
+inline constexpr const char* kPrefixFromAddress = "XADDRFROM";
+inline constexpr const char* kPrefixToAddress = "XADDRTO";
+inline constexpr const char* kPrefixCcAddress = "XADDRCC";
+inline constexpr const char* kPrefixBccAddress = "XADDRBCC";
 
 // Probabilistic (text) prefixes, indexed with the TermGenerator.
 inline constexpr const char* kPrefixFrom = "XFROM";
@@ -104,6 +117,23 @@ enum ValueSlot : unsigned {
 // make it longer is stored as prefix + "#" + SHA-256 hex of the value, both by
 // the indexer and the query parser, so exact matches still work.
 std::string BooleanTerm(std::string_view prefix, std::string_view value);
+
+// `s` with its ASCII letters lowercased: how the values of exact terms are
+// folded by the indexer and the query parser alike.
+std::string AsciiLower(std::string_view s);
+
+// The boolean terms of `address` (an addr-spec) under `prefix` (one of
+// kPrefixFromAddress ... kPrefixBccAddress): the address, ASCII-lowercased,
+// and "@" + each domain it is in with at least two labels, or its whole
+// domain when that has one: "Bob@Mail.Corp.Example" gives "bob@mail.corp.example",
+// "@mail.corp.example" and "@corp.example". None for an address without "@"
+// or with white space.
+std::vector<std::string> AddressTerms(std::string_view prefix, std::string_view address);
+
+// The term under `prefix` that a search value stands for when it is an
+// address ("bob@corp.example") or a domain ("corp.example", "@corp.example"),
+// ASCII case folded; "" when it is neither (then it is searched as words).
+std::string AddressQueryTerm(std::string_view prefix, std::string_view value);
 
 // kPrefixDay + the UTC day of `unix_seconds` as "YYYYMMDD". Years outside
 // 0000..9999 are clamped into it, which keeps the terms in the order of the

@@ -1311,6 +1311,55 @@ TEST_F(DateSpreadIndexTest, SharedCountsAreKeptPerIndexRevision) {
   EXPECT_EQ(counts->size(), 2u);
 }
 
+TEST_F(SmallIndexTest, AddressesAndDomainsAreMatchedExactly) {
+  AddTexts({"From: Bob <bob@corp.example>\nTo: carol@mail.corp.example\nSubject: a1\n\nx\n",
+            "From: \"Corp Example news\" <news@other.example>\nSubject: a2 display name\n\nx\n",
+            "From: bob@corp.example.evil.test\nSubject: a3 longer domain\n\nx\n",
+            "From: x@corp-example.org\nSubject: a4 hyphen\n\nx\n",
+            "From: BOB@CORP.EXAMPLE\nCc: Dave <dave@Corp.Example>\nSubject: a5 case\n\nx\n",
+            "From: y@else.example\nSubject: a6 inner\nMIME-Version: 1.0\n"
+            "Content-Type: message/rfc822\n\nFrom: inner@corp.example\nSubject: in\n\nz\n"},
+           "addr");
+  IndexAll();
+  auto searcher = IndexSearcher::Open(IndexDir());
+  ASSERT_TRUE(searcher.ok());
+  auto subjects = [&](const std::string& q) {
+    SearchOptions o;
+    o.limit = 100;
+    auto found = (*searcher)->Search(q, o);
+    EXPECT_TRUE(found.ok()) << q << ": " << found.status().ToString();
+    std::vector<std::string> out;
+    if (!found.ok()) return out;
+    for (const SearchHit& hit : found->hits) {
+      if (hit.subject.rfind("a", 0) == 0) out.push_back(hit.subject.substr(0, 2));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  // The domain and its subdomains; not a longer domain, another one that
+  // shares its words, or a display name; case folded.
+  EXPECT_EQ(subjects("from:corp.example"), (V{"a1", "a5"}));
+  EXPECT_EQ(subjects("from:@CORP.example"), (V{"a1", "a5"}));
+  EXPECT_EQ(subjects("from:bob@corp.example"), (V{"a1", "a5"}));
+  EXPECT_EQ(subjects("from:bob@corp.example.evil.test"), (V{"a3"}));
+  EXPECT_EQ(subjects("from:evil.test"), (V{"a3"}));
+  EXPECT_EQ(subjects("to:corp.example"), (V{"a1"}));
+  EXPECT_EQ(subjects("to:mail.corp.example"), (V{"a1"}));
+  EXPECT_EQ(subjects("to:carol@corp.example"), V{});
+  EXPECT_EQ(subjects("cc:dave@corp.example"), (V{"a5"}));
+  EXPECT_EQ(subjects("cc:corp.example"), (V{"a5"}));
+  EXPECT_EQ(subjects("bcc:corp.example"), V{});
+  // The header of an attached message is text, not the message's sender.
+  EXPECT_EQ(subjects("from:inner@corp.example"), V{});
+  EXPECT_EQ(subjects("inner"), (V{"a6"}));
+  // Quoted, it is the words of the header, wherever they are in it.
+  const V phrase = subjects("from:\"corp example\"");
+  for (const char* s : {"a1", "a2", "a3", "a4", "a5"}) {
+    EXPECT_NE(std::find(phrase.begin(), phrase.end(), s), phrase.end()) << s;
+  }
+}
+
 TEST_F(SmallIndexTest, SnippetWithoutHighlightsKeepsEveryWholeCharacter) {
   std::string two_byte, three_byte;
   for (int i = 0; i < 300; ++i) two_byte += "\xC3\xA9";      // é

@@ -211,9 +211,16 @@ class DocumentBuilder {
     generator_.increase_termpos();
   }
 
-  void Addresses(const std::vector<MailAddress>& list, const char* prefix) {
+  // Names and addresses as text (under `prefix` when not null) and, with
+  // `address_prefix`, each address and its domains as exact terms.
+  void Addresses(const std::vector<MailAddress>& list, const char* prefix,
+                 const char* address_prefix, Xapian::Document* doc) {
     for (const MailAddress& a : list) {
       Field(a.name + " " + a.address, prefix);
+      if (address_prefix == nullptr) continue;
+      for (const std::string& term : schema::AddressTerms(address_prefix, a.address)) {
+        doc->add_boolean_term(term);
+      }
     }
   }
 
@@ -221,10 +228,14 @@ class DocumentBuilder {
   // free text and their attachments' names and types.
   void IndexMessageText(const DecodedMessage& m, bool outer, Xapian::Document* doc) {
     Field(m.subject, outer ? schema::kPrefixSubject : nullptr);
-    Addresses(m.from, outer ? schema::kPrefixFrom : nullptr);
-    Addresses(m.to, outer ? schema::kPrefixTo : nullptr);
-    Addresses(m.cc, outer ? schema::kPrefixCc : nullptr);
-    Addresses(m.bcc, outer ? schema::kPrefixBcc : nullptr);
+    Addresses(m.from, outer ? schema::kPrefixFrom : nullptr,
+              outer ? schema::kPrefixFromAddress : nullptr, doc);
+    Addresses(m.to, outer ? schema::kPrefixTo : nullptr, outer ? schema::kPrefixToAddress : nullptr,
+              doc);
+    Addresses(m.cc, outer ? schema::kPrefixCc : nullptr, outer ? schema::kPrefixCcAddress : nullptr,
+              doc);
+    Addresses(m.bcc, outer ? schema::kPrefixBcc : nullptr,
+              outer ? schema::kPrefixBccAddress : nullptr, doc);
     Field(m.body_text, nullptr);
     for (const DecodedAttachment& a : m.attachments) {
       Field(a.filename, schema::kPrefixFilename);

@@ -56,13 +56,7 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
 bool IsWordChar(char c) { return !IsSpace(c) && c != '(' && c != ')' && c != '"'; }
 bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+using index_schema::AsciiLower;
 
 class Parser {
  public:
@@ -351,10 +345,10 @@ class Parser {
     const std::string& f = t.field;
     const std::string& v = t.text;
     size_t at = t.value_offset;
-    if (f == "from") return TextLeaf(v, t.value_quoted, schema::kPrefixFrom, at, out);
-    if (f == "to") return TextLeaf(v, t.value_quoted, schema::kPrefixTo, at, out);
-    if (f == "cc") return TextLeaf(v, t.value_quoted, schema::kPrefixCc, at, out);
-    if (f == "bcc") return TextLeaf(v, t.value_quoted, schema::kPrefixBcc, at, out);
+    if (f == "from") return AddressLeaf(t, schema::kPrefixFrom, schema::kPrefixFromAddress, out);
+    if (f == "to") return AddressLeaf(t, schema::kPrefixTo, schema::kPrefixToAddress, out);
+    if (f == "cc") return AddressLeaf(t, schema::kPrefixCc, schema::kPrefixCcAddress, out);
+    if (f == "bcc") return AddressLeaf(t, schema::kPrefixBcc, schema::kPrefixBccAddress, out);
     if (f == "subject") return TextLeaf(v, t.value_quoted, schema::kPrefixSubject, at, out);
     if (f == "filename") return TextLeaf(v, t.value_quoted, schema::kPrefixFilename, at, out);
     if (f == "account") {
@@ -399,6 +393,19 @@ class Parser {
     if (f == "date") return DateLeaf(v, at, out);
     if (f == "size") return SizeLeaf(v, at, out);
     return Error(t.offset, "unknown field '" + f + "'");
+  }
+
+  // An address or a domain, unquoted, is its exact term (index_schema::
+  // AddressTerms); anything else, and a quoted value, the words of the header.
+  Status AddressLeaf(const Token& t, const char* text_prefix, const char* address_prefix,
+                     Xapian::Query* out) {
+    if (!t.value_quoted) {
+      if (std::string term = schema::AddressQueryTerm(address_prefix, t.text); !term.empty()) {
+        *out = Filter(Xapian::Query(term));
+        return Status::Ok();
+      }
+    }
+    return TextLeaf(t.text, t.value_quoted, text_prefix, t.value_offset, out);
   }
 
   Status IdLeaf(std::string v, size_t at, Xapian::Query* out) {

@@ -115,6 +115,16 @@ TEST(QueryParserTest, FieldsBuildTheSchemaTerms) {
       {"subject:invoices", {"ZSinvoic"}},
       {"filename:report", {"ZXFNreport"}},
       {"from:\"alice@example.com\"", {"PHRASE", "XFROMalice", "XFROMexample", "XFROMcom"}},
+      // Unquoted, an address or a domain is its exact term, case folded.
+      {"from:Alice@Example.com", {"0 * XADDRFROMalice@example.com"}},
+      {"from:corp.example", {"0 * XADDRFROM@corp.example"}},
+      {"to:@corp.example", {"0 * XADDRTO@corp.example"}},
+      {"cc:bob@mail.corp.example", {"0 * XADDRCCbob@mail.corp.example"}},
+      {"bcc:corp.example", {"0 * XADDRBCC@corp.example"}},
+      // Not an address: words of the header.
+      {"from:bob@", {"XFROMbob"}},
+      {"from:bob@corp..example", {"XFROMbob", "XFROMcorp"}},
+      {"from:alice.smith*", {"WILDCARD", "XFROMalice.smith"}},
       {"account:work-pop3", {"XACCOUNTwork-pop3"}},
       {"account:work*", {"WILDCARD", "XACCOUNTwork"}},
       {"type:Application/PDF", {"XTYPEapplication/pdf"}},

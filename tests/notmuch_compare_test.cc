@@ -184,7 +184,11 @@ std::vector<Row> Rows() {
       {"from:skilling", "from:skilling", kEqual},
       {"from:jeff", "from:jeff", kEqual},
       {"from:\"jeff skilling\"", "from:\"jeff skilling\"", kEqual},
-      {"from:example.com", "from:example.com", kEqual},
+      {"from:example.com", "from:example.com", Relation::kOursSubset, false,
+       "ours is the sender's address domain, notmuch's the words anywhere in From: "
+       "it also finds the spoofs \"test@example.com\" <test1@gmail.com>"},
+      {"from:\"example.com\"", "from:example.com", kEqual, false,
+       "quoted, ours is the words of the header too"},
       // Recipients.
       {"to:jeff OR cc:jeff OR bcc:jeff", "to:jeff", kEqual,
        false, "notmuch's to: covers To, Cc and Bcc; ours has a prefix per header"},
