@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "archive/catalog.h"
+#include "base/bounded_queue.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/sha256.h"
@@ -495,55 +496,9 @@ struct BuiltMessage {
   bool flagged = false;
 };
 
-// Between the builder thread and the writer: built messages in queue order,
-// at most kCapacity at a time, then how the builder ended.
-class BuiltQueue {
- public:
-  static constexpr size_t kCapacity = 64;
-
-  // False when the writer has gone (Close): the builder stops.
-  bool Push(BuiltMessage message) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return closed_ || items_.size() < kCapacity; });
-    if (closed_) return false;
-    items_.push_back(std::move(message));
-    ready_.notify_one();
-    return true;
-  }
-  // The builder is done: `status` is why it stopped early (Ok: the queue's end or `limit`).
-  void Finish(Status status) {
-    std::lock_guard lock(mutex_);
-    finished_ = true;
-    status_ = std::move(status);
-    ready_.notify_one();
-  }
-  // The next message; nullopt once the builder finished and all were taken.
-  std::optional<BuiltMessage> Pop() {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [&] { return finished_ || !items_.empty(); });
-    if (items_.empty()) return std::nullopt;
-    BuiltMessage message = std::move(items_.front());
-    items_.pop_front();
-    space_.notify_one();
-    return message;
-  }
-  Status status() {
-    std::lock_guard lock(mutex_);
-    return status_;
-  }
-  void Close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    space_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_, space_;
-  std::deque<BuiltMessage> items_;
-  bool finished_ = false, closed_ = false;
-  Status status_;
-};
+// Between the builder thread and the writer: built messages in queue order
+// (base/bounded_queue.h), then how the builder ended.
+constexpr size_t kBuiltAhead = 64;
 
 // Whether `db` (a reader) has `term`, reopening it when the writer's commits
 // have moved on past the revision it reads (glass then throws
@@ -583,7 +538,7 @@ Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out
   Xapian::WritableDatabase& db = *state_->db;
   const size_t page_size = std::max<size_t>(options_.batch_messages, 1);
   std::atomic<uint64_t> listed{0};
-  BuiltQueue queue;
+  BoundedQueue<BuiltMessage> queue(kBuiltAhead);
   // The queue is read a page at a time, by seq from where the last one
   // ended: the cost is the messages indexed, not the size of the archive.
   std::thread builder_thread([&, after_seq = start.after_seq] () mutable {
@@ -617,7 +572,7 @@ Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out
           after_seq = info.seq;
           message.info = std::move(info);
           ++built;
-          if (!queue.Push(std::move(message))) return;
+          if (!queue.Push(std::move(message)).ok()) return;  // the writer stopped
         }
       }
     } catch (const Xapian::Error& e) {
@@ -625,13 +580,13 @@ Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out
     } catch (const std::exception& e) {
       status = Status::Internal(std::string("search index builder: ") + e.what());
     }
-    queue.Finish(std::move(status));
+    queue.Close(std::move(status));
   });
   struct Join {
-    BuiltQueue& queue;
+    BoundedQueue<BuiltMessage>& queue;
     std::thread& thread;
     ~Join() {
-      queue.Close();
+      queue.Fail(Status::Cancelled("the index writer stopped"));
       thread.join();
     }
   } join{queue, builder_thread};
@@ -690,7 +645,7 @@ Status Indexer::IndexMessages(Archive& archive, uint64_t limit, IndexReport* out
     return XapianStatus(e, "write search index " + index_dir_);
   }
   report.listed = listed;
-  MV_RETURN_IF_ERROR(queue.status());
+  MV_RETURN_IF_ERROR(queue.close_status());
   uint64_t archived = 0;
   MV_ASSIGN_OR_RETURN(bool done, NothingPending(archive, db, index_dir_, &archived));
   report.pending = done || archived < position ? 0 : archived - position;
