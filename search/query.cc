@@ -332,8 +332,13 @@ class Parser {
     return Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, q, 0.0);
   }
 
+  // An exact value ending in '*' (after at least one character) is a prefix.
+  static bool IsPrefixWildcard(const std::string& value) {
+    return value.size() > 1 && value.back() == '*';
+  }
+
   Xapian::Query BooleanLeaf(const char* prefix, const std::string& value) {
-    if (value.size() > 1 && value.back() == '*') {
+    if (IsPrefixWildcard(value)) {
       return Filter(Xapian::Query(Xapian::Query::OP_WILDCARD,
                                   std::string(prefix) + value.substr(0, value.size() - 1),
                                   kWildcardLimit, Xapian::Query::WILDCARD_LIMIT_ERROR));
@@ -354,11 +359,11 @@ class Parser {
     if (f == "account") {
       *out = BooleanLeaf(schema::kPrefixAccount, v);
       if (const LateAccountLinks* late = options_.late_accounts.get(); late && !late->empty()) {
-        const bool wildcard = v.size() > 1 && v.back() == '*';
         Xapian::Query gained =
-            wildcard ? late->DocumentsOfPrefix(std::string(schema::kPrefixAccount) +
-                                               v.substr(0, v.size() - 1))
-                     : late->DocumentsOf(schema::BooleanTerm(schema::kPrefixAccount, v));
+            IsPrefixWildcard(v)
+                ? late->DocumentsOfPrefix(std::string(schema::kPrefixAccount) +
+                                          v.substr(0, v.size() - 1))
+                : late->DocumentsOf(schema::BooleanTerm(schema::kPrefixAccount, v));
         *out = Filter(Xapian::Query(Xapian::Query::OP_OR, *out, gained));
       }
       return Status::Ok();
