@@ -17,13 +17,16 @@
 
 #include <map>
 #include <mutex>
+#include <regex>
 #include <sstream>
 
 #include "archive/archive.h"
 #include "base/clock.h"
 #include "daemon/http_listener.h"
 #include "search/indexer.h"
+#include "search/query.h"
 #include "tests/testing.h"
+#include "webui/static_assets.h"
 #include "webui/user_store.h"
 
 namespace mailvault {
@@ -259,6 +262,27 @@ class WebAppTest : public ::testing::Test {
   std::string m1_raw_, m2_raw_, m3_raw_;
   std::string m1_, m2_, m3_;
 };
+
+// The query syntax the search page shows is the parser's: each field it names
+// (with a value) and each example parses. It once named an `attachment:` field
+// the parser does not know.
+TEST(SearchPageHelpTest, EveryFieldAndExampleItShowsParses) {
+  const StaticAsset* page = FindStaticAsset("/views/search.js");
+  ASSERT_NE(page, nullptr);
+  const std::string text(page->body);
+  const std::regex code(R"(el\('code', \{\}, '([^']+)'\))");
+  size_t checked = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), code);
+       it != std::sregex_iterator(); ++it) {
+    std::string example = (*it)[1];
+    if (example == "AND OR NOT") continue;  // the operators, named together
+    if (example.back() == ':') example += "word";
+    auto parsed = ParseQuery(example, QueryParseOptions());
+    EXPECT_TRUE(parsed.ok()) << example << ": " << parsed.status().ToString();
+    ++checked;
+  }
+  EXPECT_GE(checked, 10u);
+}
 
 TEST_F(WebAppTest, LoginMeLogout) {
   Reply bad = Send("POST", "/api/login", nullptr, R"({"user":"alice","password":"nope"})");

@@ -23,9 +23,11 @@ export async function searchPage({ me, route, go }) {
     el('details', { class: 'help' }, el('summary', {}, 'Query syntax'),
       el('p', {}, 'Words match anywhere; ', el('code', {}, '"exact phrase"'), ', ',
         el('code', {}, 'from:'), ' ', el('code', {}, 'to:'), ' ', el('code', {}, 'cc:'), ' ',
-        el('code', {}, 'subject:'), ' ', el('code', {}, 'attachment:'), ' ', el('code', {}, 'account:'),
-        ' fields, ', el('code', {}, 'date:2024-01..2024-03'), ' ranges, ', el('code', {}, 'has:attachment'),
-        ', ', el('code', {}, 'AND OR NOT'), ', ', el('code', {}, '-word'), ' to exclude and ',
+        el('code', {}, 'subject:'), ' ', el('code', {}, 'filename:'), ' ', el('code', {}, 'account:'),
+        ' fields (', el('code', {}, 'from:bob@example.com'), ' and ', el('code', {}, 'from:example.com'),
+        ' are exact), ', el('code', {}, 'date:2024-01..2024-03'), ' ranges, ',
+        el('code', {}, 'has:attachment'), ', ', el('code', {}, 'type:application/pdf'), ', ',
+        el('code', {}, 'AND OR NOT'), ', ', el('code', {}, '-word'), ' to exclude and ',
         el('code', {}, 'invoi*'), ' wildcards. See doc/search.md.'),
       el('p', { class: 'muted' }, `You search ${reads}.`)));
   form.addEventListener('submit', (event) => {
