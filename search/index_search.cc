@@ -13,6 +13,7 @@
 
 #include "base/file.h"
 #include "search/charset.h"
+#include "search/highlighter.h"
 #include "search/index_schema.h"
 #include "search/late_account_links.h"
 #include "search/query.h"
@@ -609,6 +610,8 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       const bool highlight = HasFreeTextTerms(query);
       const std::vector<std::string> words = highlight ? HighlightWords(query)
                                                        : std::vector<std::string>();
+      Highlighter highlighter(query, stem, options.stem_language, options.highlight_start,
+                              options.highlight_end, "...");
       for (const auto& [did, weight] : page_docs) {
         schema::DocumentData data = schema::ParseDocumentData(st.db.get_document(did).get_data());
         if (!data.text_of.empty()) data.text = SharedText(st.db, data.text_of);
@@ -624,9 +627,14 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         // most query terms wins, which is what a reader scans for.
         if (highlight) {
           const auto [begin, end] = SnippetWindow(data.text, words, options.snippet_bytes);
-          hit.snippet = page.snippet(data.text.substr(begin, end - begin),
-                                     options.snippet_bytes, stem, Xapian::MSet::SNIPPET_CJK_NGRAM,
-                                     options.highlight_start, options.highlight_end, "...");
+          const std::string_view window = std::string_view(data.text).substr(begin, end - begin);
+          if (std::optional<std::string> own = highlighter.Snippet(window, options.snippet_bytes)) {
+            hit.snippet = std::move(*own);
+          } else {
+            hit.snippet = page.snippet(std::string(window), options.snippet_bytes, stem,
+                                       Xapian::MSet::SNIPPET_CJK_NGRAM, options.highlight_start,
+                                       options.highlight_end, "...");
+          }
           // Xapian marks what it left out of the text it was given; mark what
           // the window left out.
           if (begin > 0 && hit.snippet.rfind("...", 0) != 0) hit.snippet.insert(0, "...");
