@@ -612,9 +612,17 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
                                                        : std::vector<std::string>();
       Highlighter highlighter(query, stem, options.stem_language, options.highlight_start,
                               options.highlight_end, "...");
+      // The texts of this page's documents by id: per-recipient copies of one
+      // message have the same date, so they and the copy holding their text
+      // are often on the same page, and the text is read once.
+      std::unordered_map<std::string, std::string> page_texts;
       for (const auto& [did, weight] : page_docs) {
         schema::DocumentData data = schema::ParseDocumentData(st.db.get_document(did).get_data());
-        if (!data.text_of.empty()) data.text = SharedText(st.db, data.text_of);
+        if (!data.text_of.empty()) {
+          auto [known, added] = page_texts.try_emplace(data.text_of);
+          if (added) known->second = SharedText(st.db, data.text_of);
+          data.text = known->second;
+        }
         SearchHit hit;
         hit.id = data.id;
         hit.date = data.date;
@@ -642,6 +650,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         } else {
           hit.snippet = LeadingSnippet(data.text, options.snippet_bytes, "...");
         }
+        if (data.text_of.empty()) page_texts.try_emplace(std::move(data.id), std::move(data.text));
         results.hits.push_back(std::move(hit));
       }
       return results;
