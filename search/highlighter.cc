@@ -100,16 +100,19 @@ Highlighter::Highlighter(const Xapian::Query& query, const Xapian::Stem& stem,
       stem_first_bytes_[static_cast<unsigned char>(t[1])] = true;
     } else if (!IsCapital(t[0])) {
       words_.insert(t);
+      word_first_bytes_[static_cast<unsigned char>(t[0])] = true;
     }
   }
 }
 
 bool Highlighter::Matches(const std::string& lowered) {
+  if (lowered.empty()) return false;
+  const auto first = static_cast<unsigned char>(lowered[0]);
+  const bool may_stem = !stems_.empty() && (!first_byte_filter_ || stem_first_bytes_[first]);
+  // Most words of a text start like no query word: no lookup at all.
+  if (!may_stem && !word_first_bytes_[first]) return false;
   auto [it, added] = memo_.try_emplace(lowered, false);
   if (added) {
-    const bool may_stem =
-        !stems_.empty() && !lowered.empty() &&
-        (!first_byte_filter_ || stem_first_bytes_[static_cast<unsigned char>(lowered[0])]);
     it->second = words_.count(lowered) > 0 || (may_stem && stems_.count(stem_(lowered)) > 0);
   }
   return it->second;

@@ -53,6 +53,7 @@ class Highlighter {
   // stemmers may change it (Dutch "één" -> "een"): there every word is.
   bool first_byte_filter_ = false;
   bool stem_first_bytes_[256] = {};
+  bool word_first_bytes_[256] = {};  // of words_: exact, so in any language
 };
 
 }  // namespace mailvault
