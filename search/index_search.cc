@@ -1,5 +1,6 @@
-// IndexSearcher: Xapian::Enquire with our sort orders, MatchSpies for facets,
-// MSet::snippet for highlights.
+// IndexSearcher: Xapian::Enquire with our sort orders; facets and date pages
+// from the value columns (search/value_columns.h) through a MatchSpy;
+// snippets by the Highlighter (search/highlighter.h), else MSet::snippet.
 #include "search/index_search.h"
 
 #include <xapian.h>
