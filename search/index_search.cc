@@ -401,6 +401,7 @@ struct IndexSearcher::State {
     parse.now = options.now;
     parse.stem_language = options.stem_language;
     parse.late_accounts = late;
+    parse.term_exists = [this](const std::string& term) { return db.term_exists(term); };
     MV_ASSIGN_OR_RETURN(Xapian::Query parsed, ParseQuery(text, parse));
     return RestrictToAccounts(parsed, options, *late);
   }

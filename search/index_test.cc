@@ -1318,7 +1318,8 @@ TEST_F(SmallIndexTest, AddressesAndDomainsAreMatchedExactly) {
             "From: x@corp-example.org\nSubject: a4 hyphen\n\nx\n",
             "From: BOB@CORP.EXAMPLE\nCc: Dave <dave@Corp.Example>\nSubject: a5 case\n\nx\n",
             "From: y@else.example\nSubject: a6 inner\nMIME-Version: 1.0\n"
-            "Content-Type: message/rfc822\n\nFrom: inner@corp.example\nSubject: in\n\nz\n"},
+            "Content-Type: message/rfc822\n\nFrom: inner@corp.example\nSubject: in\n\nz\n",
+            "From: Jo Smith <jo.smith@else.example>\nSubject: a7 person\n\nx\n"},
            "addr");
   IndexAll();
   auto searcher = IndexSearcher::Open(IndexDir());
@@ -1350,6 +1351,11 @@ TEST_F(SmallIndexTest, AddressesAndDomainsAreMatchedExactly) {
   EXPECT_EQ(subjects("cc:dave@corp.example"), (V{"a5"}));
   EXPECT_EQ(subjects("cc:corp.example"), (V{"a5"}));
   EXPECT_EQ(subjects("bcc:corp.example"), V{});
+  // A dotted value that is no sender's domain is the words of the header: a
+  // person's address or name.
+  EXPECT_EQ(subjects("from:jo.smith"), (V{"a7"}));
+  EXPECT_EQ(subjects("from:jo.smith@else.example"), (V{"a7"}));
+  EXPECT_EQ(subjects("from:else.example"), (V{"a6", "a7"}));
   // The header of an attached message is text, not the message's sender.
   EXPECT_EQ(subjects("from:inner@corp.example"), V{});
   EXPECT_EQ(subjects("inner"), (V{"a6"}));

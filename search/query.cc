@@ -401,13 +401,18 @@ class Parser {
   }
 
   // An address or a domain, unquoted, is its exact term (index_schema::
-  // AddressTerms); anything else, and a quoted value, the words of the header.
+  // AddressTerms); anything else, a quoted value, and a bare dotted value that
+  // is no sender's domain (QueryParseOptions::term_exists), the words of the
+  // header.
   Status AddressLeaf(const Token& t, const char* text_prefix, const char* address_prefix,
                      Xapian::Query* out) {
     if (!t.value_quoted) {
       if (std::string term = schema::AddressQueryTerm(address_prefix, t.text); !term.empty()) {
-        *out = Filter(Xapian::Query(term));
-        return Status::Ok();
+        const bool bare_domain = t.text.find('@') == std::string::npos;
+        if (!bare_domain || !options_.term_exists || options_.term_exists(term)) {
+          *out = Filter(Xapian::Query(term));
+          return Status::Ok();
+        }
       }
     }
     return TextLeaf(t.text, t.value_quoted, text_prefix, t.value_offset, out);

@@ -50,6 +50,8 @@
 
 #include <xapian.h>
 
+#include <functional>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -75,9 +77,14 @@ struct QueryParseOptions {
   // The index's accounts gained after indexing: `account:` matches them too.
   // Null: the account terms only.
   std::shared_ptr<const LateAccountLinks> late_accounts;
+  // Whether the index has a term. A bare dotted value (`from:corp.example`) is
+  // the domain's exact term (index_schema::AddressQueryTerm) when some message
+  // has an address in that domain, else the words of the header as before
+  // (`from:john.smith` is a person, not a domain). Null: always the domain.
+  std::function<bool(const std::string& term)> term_exists;
 };
 
-// Parses `text`. Never throws.
+// Parses `text`. Throws only what `term_exists` throws.
 Result<Xapian::Query> ParseQuery(std::string_view text, const QueryParseOptions& options);
 
 }  // namespace mailvault
