@@ -105,6 +105,12 @@ Highlighter::Highlighter(const Xapian::Query& query, const Xapian::Stem& stem,
   }
 }
 
+std::vector<std::string> Highlighter::Forms() const {
+  std::vector<std::string> forms(words_.begin(), words_.end());
+  forms.insert(forms.end(), stems_.begin(), stems_.end());
+  return forms;
+}
+
 bool Highlighter::Matches(const std::string& lowered) {
   if (lowered.empty()) return false;
   const auto first = static_cast<unsigned char>(lowered[0]);

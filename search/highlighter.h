@@ -22,6 +22,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace mailvault {
 
@@ -32,8 +33,12 @@ class Highlighter {
               std::string_view stem_language, std::string start, std::string end,
               std::string omit);
 
-  // Whether the query has words a snippet can highlight.
+  // Whether the query has words a snippet can highlight: terms of the free
+  // text (Xapian's field prefixes are capitals; "Z" + lowercase is a stem).
   bool has_words() const { return !words_.empty() || !stems_.empty(); }
+  // Those words and stems, lowercase, as they may begin a word of the text
+  // (search/index_search.cc takes the snippet's window from the first).
+  std::vector<std::string> Forms() const;
 
   // The snippet of `text` (UTF-8), or nullopt when MSet::snippet must make it.
   std::optional<std::string> Snippet(std::string_view text, size_t bytes);

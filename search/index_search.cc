@@ -203,33 +203,6 @@ class ColumnSpy final : public Xapian::MatchSpy {
   Xapian::doccount seen_ = 0;
 };
 
-// Whether `query` has a term of the free text (unprefixed: Xapian prefixes
-// are capitals; "Z" + lowercase is a stemmed free-text term), the only terms
-// a snippet can highlight.
-bool HasFreeTextTerms(const Xapian::Query& query) {
-  auto capital = [](char c) { return c >= 'A' && c <= 'Z'; };
-  for (auto it = query.get_unique_terms_begin(); it != query.get_unique_terms_end(); ++it) {
-    const std::string& t = *it;
-    if (t.empty()) continue;
-    if (!capital(t[0])) return true;
-    if (t[0] == 'Z' && t.size() > 1 && !capital(t[1])) return true;
-  }
-  return false;
-}
-
-// The words of `query` a snippet can highlight, as they may appear in text:
-// free-text terms and stems (without Xapian's "Z"), lowercase.
-std::vector<std::string> HighlightWords(const Xapian::Query& query) {
-  std::vector<std::string> words;
-  for (auto it = query.get_unique_terms_begin(); it != query.get_unique_terms_end(); ++it) {
-    std::string t = *it;
-    if (!t.empty() && t[0] == 'Z') t.erase(0, 1);
-    if (t.empty() || (t[0] >= 'A' && t[0] <= 'Z')) continue;  // a prefixed field
-    words.push_back(std::move(t));
-  }
-  return words;
-}
-
 // Where in `text` a snippet should come from: a few snippet lengths from just
 // before the first place a highlight word appears (ASCII case folded). Xapian
 // tokenises, stems and scores every word of the text it is given, ~0.1 ms per
@@ -609,11 +582,10 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       }
 
       Xapian::Stem stem(options.stem_language);
-      const bool highlight = HasFreeTextTerms(query);
-      const std::vector<std::string> words = highlight ? HighlightWords(query)
-                                                       : std::vector<std::string>();
       Highlighter highlighter(query, stem, options.stem_language, options.highlight_start,
                               options.highlight_end, "...");
+      const bool highlight = highlighter.has_words();
+      const std::vector<std::string> words = highlighter.Forms();
       // The texts of this page's documents by id: per-recipient copies of one
       // message have the same date, so they and the copy holding their text
       // are often on the same page, and the text is read once.

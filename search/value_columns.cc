@@ -12,6 +12,15 @@ namespace schema = index_schema;
 constexpr Xapian::valueno kFacetSlots[ValueColumns::kFacets] = {
     schema::kSlotAccount, schema::kSlotSenderDomain, schema::kSlotYear};
 
+// Calls `fn(docid, value)` for each document in [first, last] with a value in `slot`.
+template <typename Fn>
+void ForEachValue(const Xapian::Database& db, Xapian::valueno slot, Xapian::docid first,
+                  Xapian::docid last, Fn fn) {
+  auto it = db.valuestream_begin(slot);
+  if (it != db.valuestream_end(slot) && it.get_docid() < first) it.skip_to(first);
+  for (; it != db.valuestream_end(slot) && it.get_docid() <= last; ++it) fn(it.get_docid(), *it);
+}
+
 }  // namespace
 
 std::shared_ptr<const ValueColumns> ValueColumns::Load(const Xapian::Database& db,
@@ -24,36 +33,20 @@ std::shared_ptr<const ValueColumns> ValueColumns::Load(const Xapian::Database& d
   if (last < first) return columns;
   const size_t size = last;
   columns->dates_.resize(size, kNoDate);
-  for (auto it = db.valuestream_begin(schema::kSlotDate); it != db.valuestream_end(schema::kSlotDate);) {
-    if (it.get_docid() < first) {
-      it.skip_to(first);
-      continue;
-    }
-    if (it.get_docid() > last) break;
-    const std::string value = *it;
-    if (!value.empty()) columns->dates_[it.get_docid() - 1] = Xapian::sortable_unserialise(value);
-    ++it;
-  }
+  ForEachValue(db, schema::kSlotDate, first, last, [&](Xapian::docid did, std::string value) {
+    if (!value.empty()) columns->dates_[did - 1] = Xapian::sortable_unserialise(value);
+  });
   for (int f = 0; f < kFacets; ++f) {
     std::vector<uint32_t>& column = columns->ids_[f];
     std::vector<std::string>& names = columns->names_[f];
     std::unordered_map<std::string, uint32_t>& by_name = columns->by_name_[f];
     column.resize(size, 0);
-    const Xapian::valueno slot = kFacetSlots[f];
-    for (auto it = db.valuestream_begin(slot); it != db.valuestream_end(slot);) {
-      if (it.get_docid() < first) {
-        it.skip_to(first);
-        continue;
-      }
-      if (it.get_docid() > last) break;
-      std::string value = *it;
-      if (!value.empty()) {
-        auto [found, added] = by_name.try_emplace(value, static_cast<uint32_t>(names.size() + 1));
-        if (added) names.push_back(std::move(value));
-        column[it.get_docid() - 1] = found->second;
-      }
-      ++it;
-    }
+    ForEachValue(db, kFacetSlots[f], first, last, [&](Xapian::docid did, std::string value) {
+      if (value.empty()) return;
+      auto [found, added] = by_name.try_emplace(value, static_cast<uint32_t>(names.size() + 1));
+      if (added) names.push_back(std::move(value));
+      column[did - 1] = found->second;
+    });
   }
   return columns;
 }
