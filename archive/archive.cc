@@ -39,7 +39,10 @@ std::optional<Digest> HeaderSimilarityKey(std::string_view block) {
     auto value_of = [&](std::string_view name) -> std::optional<std::string_view> {
       if (line.size() <= name.size()) return std::nullopt;
       for (size_t i = 0; i < name.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return std::nullopt;
+        // ASCII only: header names are ASCII, and std::tolower is a call per byte.
+        char c = line[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != name[i]) return std::nullopt;
       }
       return line.substr(name.size());
     };

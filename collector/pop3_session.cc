@@ -882,6 +882,8 @@ Status Pop3Session::ReadMessageBody(Pop3Message* message, const Pop3ChunkFn& on_
     }
     // Deliver everything up to the next line that starts with a dot, or to
     // the end of what is buffered.
+    // Bare LFs are counted at the newlines memchr finds (a byte loop over
+    // every byte was 5 % of a collection's CPU).
     size_t end = 0;
     line_start = false;
     while (end < view.size()) {
@@ -890,7 +892,9 @@ Status Pop3Session::ReadMessageBody(Pop3Message* message, const Pop3ChunkFn& on_
         end = view.size();
         break;
       }
-      end = static_cast<size_t>(static_cast<const char*>(nl) - view.data()) + 1;
+      const size_t at = static_cast<size_t>(static_cast<const char*>(nl) - view.data());
+      if ((at > 0 ? view[at - 1] : last) != '\r') ++bare_lf;
+      end = at + 1;
       if (end == view.size()) {
         line_start = true;
         break;
@@ -901,9 +905,6 @@ Status Pop3Session::ReadMessageBody(Pop3Message* message, const Pop3ChunkFn& on_
       }
     }
     std::string_view chunk = view.substr(0, end);
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      if (chunk[i] == '\n' && (i > 0 ? chunk[i - 1] : last) != '\r') ++bare_lf;
-    }
     if (!chunk.empty()) last = chunk.back();
     message->bytes += chunk.size();
     transport_->Consume(end);
