@@ -469,7 +469,9 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       // The page's documents with their weights, and the MSet whose query
       // the snippets highlight.
       std::vector<std::pair<Xapian::docid, double>> page_docs;
-      Xapian::MSet page;
+      // The MSet whose query the snippets that Xapian makes highlight (see
+      // snippet_mset below).
+      std::optional<Xapian::MSet> page;
       auto take_page = [&](const Xapian::MSet& mset) {
         for (auto it = mset.begin(); it != mset.end(); ++it) {
           page_docs.emplace_back(*it, it.get_weight());
@@ -478,33 +480,56 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       };
 
       // Up to sort_whole_up_to matches in docid order, without weights: for a
-      // result set that size, all of it. Its MSet also serves the snippets
-      // of pages found by a pass of DatePage.
+      // result set that size, all of it, unless the shared cache has them.
       Xapian::Enquire probe(st.db);
       probe.set_query(query);
       probe.set_weighting_scheme(Xapian::BoolWeight());
       const auto whole_bound = static_cast<Xapian::doccount>(
           std::min<uint64_t>(options.sort_whole_up_to, st.db.get_doccount()));
-      const Xapian::MSet probed = probe.get_mset(0, whole_bound + 1, whole_bound + 1);
+      std::vector<Xapian::docid> few;  // every match, when few_known
+      bool few_known = false;
+      std::string few_key;
+      if (st.counts) {
+        few_key = st.db.get_uuid() + "/" + std::to_string(revision) + "/matches/" +
+                  std::to_string(whole_bound) + "/" + query.get_description();
+        if (std::optional<SearchCountCache::Counts> known = st.counts->Get(few_key);
+            known && known->matches) {
+          few.assign(known->matches->begin(), known->matches->end());
+          few_known = true;
+        }
+      }
+      Xapian::MSet probed;
+      if (!few_known) {
+        probed = probe.get_mset(0, whole_bound + 1, whole_bound + 1);
+        if (probed.get_matches_upper_bound() <= whole_bound) {
+          for (Xapian::docid did : probed) few.push_back(did);
+          few_known = true;
+          if (st.counts) {
+            SearchCountCache::Counts known;
+            known.total = few.size();
+            known.matches.emplace(few.begin(), few.end());
+            st.counts->Put(few_key, std::move(known));
+          }
+        }
+      }
       const ValueColumns& columns = *st.columns;
       auto take_dated = [&](const DatePage& dated) {
         for (Xapian::docid did : dated.Docids()) page_docs.emplace_back(did, 0.0);
-        page = probed;
       };
 
-      if (probed.get_matches_upper_bound() <= whole_bound) {
-        // Few matches, all in `probed`: counted, and sorted here by date
-        // rather than by a second run of the query (a phrase's positions are
-        // the costly part and would be checked twice).
-        results.total = probed.size();
+      if (few_known) {
+        // Few matches, all known: counted, and sorted here by date rather
+        // than by a second run of the query (a phrase's positions are the
+        // costly part and would be checked twice).
+        results.total = few.size();
         if (options.facets) {
           FacetCounter facets(columns, st.late->ByAccountName());
-          for (Xapian::docid did : probed) facets.Add(did);
+          for (Xapian::docid did : few) facets.Add(did);
           results.facets = facets.Facets(options.facet_values);
         }
         if (options.sort == SearchSort::kDate) {
           DatePage dated(columns, offset, limit);
-          for (Xapian::docid did : probed) dated.Add(did);
+          for (Xapian::docid did : few) dated.Add(did);
           take_dated(dated);
         } else {
           Xapian::Enquire enquire(st.db);
@@ -581,6 +606,13 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         results.facets = std::move(counts->facets);
       }
 
+      // Snippets Xapian makes (CJK, wildcards) need an MSet of the query; a
+      // page not taken from one gets one that holds no documents (no match
+      // is run for it).
+      auto snippet_mset = [&]() -> const Xapian::MSet& {
+        if (!page) page = probe.get_mset(0, 0);
+        return *page;
+      };
       Xapian::Stem stem(options.stem_language);
       Highlighter highlighter(query, stem, options.stem_language, options.highlight_start,
                               options.highlight_end, "...");
@@ -613,7 +645,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           if (std::optional<std::string> own = highlighter.Snippet(window, options.snippet_bytes)) {
             hit.snippet = std::move(*own);
           } else {
-            hit.snippet = page.snippet(std::string(window), options.snippet_bytes, stem,
+            hit.snippet = snippet_mset().snippet(std::string(window), options.snippet_bytes, stem,
                                        Xapian::MSet::SNIPPET_CJK_NGRAM, options.highlight_start,
                                        options.highlight_end, "...");
           }

@@ -89,12 +89,16 @@ struct SearchResults {
   SearchFacets facets;  // empty unless SearchOptions::facets
 };
 
-// Totals and facet counts of searches that match many messages, shared by the
-// searchers of one index (a web server's pool of them). Counting every match of
-// a query that matches most of the archive is most of such a search's time, and
-// paging through results or coming back to a query asks for the same counts
-// again. Entries are keyed by the index's revision, so whatever the indexer
-// commits is counted anew; the least recently used entry goes first.
+// Totals and facet counts of searches that match many messages, and the
+// matches themselves of searches that match few (at most
+// SearchOptions::sort_whole_up_to), shared by the searchers of one index (a web
+// server's pool of them). Counting every match of a query that matches most of
+// the archive is most of such a search's time; finding the few matches of a
+// phrase of common words means checking the positions of every document that
+// holds them all. Paging through results or coming back to a query asks for
+// the same again. Entries are keyed by the index's revision, so whatever the
+// indexer commits is counted anew; the least recently used entry goes first
+// (at 2,000 matches of 4 bytes, 256 entries hold at most 2 MB of matches).
 // Thread-safe.
 class SearchCountCache {
  public:
@@ -102,6 +106,8 @@ class SearchCountCache {
     uint64_t total = 0;
     bool total_exact = true;
     SearchFacets facets;
+    // Every match's document id, when the entry is a small result set's.
+    std::optional<std::vector<uint32_t>> matches;
   };
   explicit SearchCountCache(size_t capacity = 256) : capacity_(capacity) {}
   std::optional<Counts> Get(const std::string& key);
