@@ -14,6 +14,7 @@
 
 #include "base/file.h"
 #include "search/charset.h"
+#include "search/document_cache.h"
 #include "search/highlighter.h"
 #include "search/index_schema.h"
 #include "search/late_account_links.h"
@@ -334,14 +335,14 @@ std::optional<Xapian::MSet> DatePageFromNewestDays(const Xapian::Database& db,
   }
 }
 
-// The snippet text a per-recipient copy shares with the document `owner_id`
-// (DocumentData::text_of). "" if that document is not there, which the indexer
-// does not let happen (it is committed with or before the copy).
-std::string SharedText(const Xapian::Database& db, const std::string& owner_id) {
+// The document whose snippet text a per-recipient copy shares
+// (DocumentData::text_of = `owner_id`). 0 if that document is not there, which
+// the indexer does not let happen (it is committed with or before the copy).
+Xapian::docid TextOwner(const Xapian::Database& db, const std::string& owner_id) {
   const std::string term = schema::kPrefixId + owner_id;
   auto owner = db.postlist_begin(term);
-  if (owner == db.postlist_end(term)) return std::string();
-  return schema::ParseDocumentData(db.get_document(*owner).get_data()).text;
+  if (owner == db.postlist_end(term)) return 0;
+  return *owner;
 }
 
 }  // namespace
@@ -350,6 +351,7 @@ struct IndexSearcher::State {
   Xapian::Database db;
   std::shared_ptr<SearchCountCache> counts;  // may be null
   std::shared_ptr<ValueColumnsCache> column_cache;
+  std::shared_ptr<DocumentCache> documents;  // may be null
   // What the snapshot `revision` holds besides the documents.
   std::optional<Xapian::rev> revision;
   DayCounts days;
@@ -415,7 +417,7 @@ IndexSearcher::~IndexSearcher() = default;
 
 Result<std::unique_ptr<IndexSearcher>> IndexSearcher::Open(
     const std::string& index_dir, std::shared_ptr<SearchCountCache> counts,
-    std::shared_ptr<ValueColumnsCache> columns) {
+    std::shared_ptr<ValueColumnsCache> columns, std::shared_ptr<DocumentCache> documents) {
   if (!IsDirectory(index_dir)) {
     return Status::NotFound("no search index at " + index_dir +
                             " (`mailvault search` creates it; `mailvault reindex` rebuilds it)");
@@ -424,6 +426,7 @@ Result<std::unique_ptr<IndexSearcher>> IndexSearcher::Open(
   try {
     searcher->state_->db = Xapian::Database(index_dir);
     searcher->state_->counts = std::move(counts);
+    searcher->state_->documents = std::move(documents);
     searcher->state_->column_cache =
         columns != nullptr ? std::move(columns) : std::make_shared<ValueColumnsCache>();
     const Xapian::Database& db = searcher->state_->db;
@@ -618,30 +621,46 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
                               options.highlight_end, "...");
       const bool highlight = highlighter.has_words();
       const std::vector<std::string> words = highlighter.Forms();
-      // The texts of this page's documents by id: per-recipient copies of one
-      // message have the same date, so they and the copy holding their text
-      // are often on the same page, and the text is read once.
-      std::unordered_map<std::string, std::string> page_texts;
-      for (const auto& [did, weight] : page_docs) {
-        schema::DocumentData data = schema::ParseDocumentData(st.db.get_document(did).get_data());
-        if (!data.text_of.empty()) {
-          auto [known, added] = page_texts.try_emplace(data.text_of);
-          if (added) known->second = SharedText(st.db, data.text_of);
-          data.text = known->second;
+      const std::string uuid = st.documents ? st.db.get_uuid() : std::string();
+      auto data_of = [&](Xapian::docid did) -> DocumentCache::Data {
+        if (st.documents) {
+          if (DocumentCache::Data known = st.documents->Get(uuid, did)) return known;
         }
+        auto read = std::make_shared<const schema::DocumentData>(
+            schema::ParseDocumentData(st.db.get_document(did).get_data()));
+        if (st.documents) st.documents->Put(uuid, did, read);
+        return read;
+      };
+      // The documents holding this page's texts, by id: per-recipient copies
+      // of one message have the same date, so they and the copy holding their
+      // text are often on the same page, and the text is read once.
+      std::unordered_map<std::string, DocumentCache::Data> page_texts;
+      for (const auto& [did, weight] : page_docs) {
+        const DocumentCache::Data data = data_of(did);
+        const schema::DocumentData* holder = data.get();
+        if (!data->text_of.empty()) {
+          auto [known, added] = page_texts.try_emplace(data->text_of);
+          if (added) {
+            const Xapian::docid owner = TextOwner(st.db, data->text_of);
+            if (owner != 0) known->second = data_of(owner);
+          }
+          holder = known->second.get();
+        }
+        static const std::string kNoText;
+        const std::string& text = holder != nullptr ? holder->text : kNoText;
         SearchHit hit;
-        hit.id = data.id;
-        hit.date = data.date;
-        hit.from = data.from;
-        hit.subject = data.subject;
+        hit.id = data->id;
+        hit.date = data->date;
+        hit.from = data->from;
+        hit.subject = data->subject;
         hit.relevance = weight;
         // No SNIPPET_BACKGROUND_MODEL (it looks up the frequency of every word
         // of the text in the index: ~0.8 ms per hit, most of a search's time on
         // 100,000 messages) and no SNIPPET_EXHAUSTIVE: the fragment with the
         // most query terms wins, which is what a reader scans for.
         if (highlight) {
-          const auto [begin, end] = SnippetWindow(data.text, words, options.snippet_bytes);
-          const std::string_view window = std::string_view(data.text).substr(begin, end - begin);
+          const auto [begin, end] = SnippetWindow(text, words, options.snippet_bytes);
+          const std::string_view window = std::string_view(text).substr(begin, end - begin);
           if (std::optional<std::string> own = highlighter.Snippet(window, options.snippet_bytes)) {
             hit.snippet = std::move(*own);
           } else {
@@ -652,11 +671,11 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           // Xapian marks what it left out of the text it was given; mark what
           // the window left out.
           if (begin > 0 && hit.snippet.rfind("...", 0) != 0) hit.snippet.insert(0, "...");
-          if (end < data.text.size() && !hit.snippet.ends_with("...")) hit.snippet += "...";
+          if (end < text.size() && !hit.snippet.ends_with("...")) hit.snippet += "...";
         } else {
-          hit.snippet = LeadingSnippet(data.text, options.snippet_bytes, "...");
+          hit.snippet = LeadingSnippet(text, options.snippet_bytes, "...");
         }
-        if (data.text_of.empty()) page_texts.try_emplace(std::move(data.id), std::move(data.text));
+        if (data->text_of.empty()) page_texts.try_emplace(data->id, data);
         results.hits.push_back(std::move(hit));
       }
       return results;

@@ -123,16 +123,20 @@ class SearchCountCache {
 };
 
 class ValueColumnsCache;  // search/value_columns.h
+class DocumentCache;      // search/document_cache.h
 
 class IndexSearcher {
  public:
   // Opens the index in `index_dir` for reading. With `counts`, totals and facets
   // of broad searches are kept there for the searchers that share it; with
   // `columns`, the values read for sorting and counting (search/value_columns.h)
-  // are read once for all of them, else once per searcher, at its first search.
+  // are read once for all of them, else once per searcher, at its first search;
+  // with `documents`, the stored data of the hits shown is kept there for all of
+  // them (search/document_cache.h).
   static Result<std::unique_ptr<IndexSearcher>> Open(
       const std::string& index_dir, std::shared_ptr<SearchCountCache> counts = nullptr,
-      std::shared_ptr<ValueColumnsCache> columns = nullptr);
+      std::shared_ptr<ValueColumnsCache> columns = nullptr,
+      std::shared_ptr<DocumentCache> documents = nullptr);
   ~IndexSearcher();
   IndexSearcher(const IndexSearcher&) = delete;
   IndexSearcher& operator=(const IndexSearcher&) = delete;

@@ -23,6 +23,7 @@
 #include "archive/catalog.h"
 #include "archive/mail_import.h"
 #include "base/sha256.h"
+#include "search/document_cache.h"
 #include "search/index_schema.h"
 #include "search/index_search.h"
 #include "search/indexer.h"
@@ -400,7 +401,8 @@ void CorpusIndexTest::SharedCacheGivesTheSameAnswers() {
     // A cache of its own per query: every match set here is small, so the
     // first search keeps one entry and every later one is answered from it.
     auto counts = std::make_shared<SearchCountCache>();
-    auto cached = IndexSearcher::Open(IndexDir(), counts);
+    auto documents = std::make_shared<DocumentCache>();
+    auto cached = IndexSearcher::Open(IndexDir(), counts, nullptr, documents);
     ASSERT_TRUE(cached.ok());
     for (SearchSort sort : {SearchSort::kDate, SearchSort::kRelevance}) {
       SCOPED_TRACE(f.query + (sort == SearchSort::kDate ? " by date" : " by relevance"));
@@ -412,6 +414,7 @@ void CorpusIndexTest::SharedCacheGivesTheSameAnswers() {
         auto got = (*cached)->Search(f.query, o);
         ASSERT_TRUE(got.ok()) << got.status().ToString();
         EXPECT_EQ(counts->size(), 1u);
+        EXPECT_EQ(documents->size() > 0, !expected->hits.empty());
         EXPECT_EQ(got->total, expected->total);
         EXPECT_EQ(got->facets.account, expected->facets.account);
         EXPECT_EQ(got->facets.sender_domain, expected->facets.sender_domain);

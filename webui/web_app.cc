@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "collector/account_store.h"
 #include "collector/secret_box.h"
+#include "search/document_cache.h"
 #include "search/index_search.h"
 #include "search/mime_decoder.h"
 #include "search/value_columns.h"
@@ -321,7 +322,7 @@ class SearcherPool {
     // (IndexWorker, after an upgrade) cannot be refreshed, only opened anew.
     if (s && !s->Refresh().ok()) s.reset();
     if (!s) {
-      auto opened = IndexSearcher::Open(index_dir_, counts_, columns_);
+      auto opened = IndexSearcher::Open(index_dir_, counts_, columns_, documents_);
       if (!opened.ok()) {
         if (opened.status().code() == StatusCode::kNotFound) {
           return Status::Unavailable("the search index is not built yet; try again shortly");
@@ -350,6 +351,7 @@ class SearcherPool {
   FifoSlots slots_;
   std::shared_ptr<SearchCountCache> counts_ = std::make_shared<SearchCountCache>();
   std::shared_ptr<ValueColumnsCache> columns_ = std::make_shared<ValueColumnsCache>();
+  std::shared_ptr<DocumentCache> documents_ = std::make_shared<DocumentCache>();
   std::mutex mutex_;
   std::vector<std::unique_ptr<IndexSearcher>> idle_;
 };
