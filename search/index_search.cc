@@ -513,8 +513,10 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         }
       }
       Xapian::MSet probed;
+      bool probed_ran = false;
       if (!few_known) {
         probed = probe.get_mset(0, whole_bound + 1, whole_bound + 1);
+        probed_ran = true;
         if (probed.get_matches_upper_bound() <= whole_bound) {
           for (Xapian::docid did : probed) few.push_back(did);
           few_known = true;
@@ -620,11 +622,11 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         results.facets = std::move(counts->facets);
       }
 
-      // Snippets Xapian makes (CJK, wildcards) need an MSet of the query; a
-      // page not taken from one gets one that holds no documents (no match
-      // is run for it).
+      // Snippets Xapian makes (CJK, wildcards) need an MSet of the query: the
+      // page's, else the probe's, else (the matches came from the cache) one
+      // that holds no documents (no match is run for it).
       auto snippet_mset = [&]() -> const Xapian::MSet& {
-        if (!page) page = probe.get_mset(0, 0);
+        if (!page) page = probed_ran ? probed : probe.get_mset(0, 0);
         return *page;
       };
       Xapian::Stem stem(options.stem_language);
