@@ -12,8 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include "archive/pack_format.h"
+#include "base/lru_cache.h"
 
 namespace mailvault {
 
@@ -38,7 +37,7 @@ class BlockCache {
  public:
   // Keeps at most `capacity_bytes` of plain bytes (at least the last block put,
   // however large). 0 disables caching.
-  explicit BlockCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
+  explicit BlockCache(size_t capacity_bytes) : lru_(capacity_bytes) {}
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
 
@@ -54,13 +53,14 @@ class BlockCache {
 
  private:
   using Key = std::pair<uint32_t, uint64_t>;
-  using Entry = std::pair<Key, std::shared_ptr<const DecodedBlock>>;
+  struct KeyHash {
+    size_t operator()(const Key& key) const {
+      return std::hash<uint64_t>()(key.second * 0x9E3779B97F4A7C15ull ^ key.first);
+    }
+  };
 
-  const size_t capacity_;
   mutable std::mutex mutex_;
-  size_t bytes_ = 0;
-  std::list<Entry> lru_;  // front: most recently used
-  std::map<Key, std::list<Entry>::iterator> index_;
+  LruCache<Key, std::shared_ptr<const DecodedBlock>, KeyHash> lru_;  // cost: plain bytes
 };
 
 }  // namespace mailvault

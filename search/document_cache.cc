@@ -12,10 +12,8 @@ size_t DocumentCache::CostOf(const index_schema::DocumentData& data) {
 DocumentCache::Data DocumentCache::Get(const std::string& uuid, uint32_t docid) {
   std::lock_guard lock(mutex_);
   if (uuid != uuid_) return nullptr;
-  auto found = by_docid_.find(docid);
-  if (found == by_docid_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, found->second);
-  return found->second->data;
+  const Data* data = lru_.Get(docid);
+  return data != nullptr ? *data : nullptr;
 }
 
 void DocumentCache::Put(const std::string& uuid, uint32_t docid, Data data) {
@@ -23,25 +21,12 @@ void DocumentCache::Put(const std::string& uuid, uint32_t docid, Data data) {
   const size_t cost = CostOf(*data);
   std::lock_guard lock(mutex_);
   if (uuid != uuid_) {
-    lru_.clear();
-    by_docid_.clear();
-    bytes_ = 0;
+    lru_.Clear();
     uuid_ = uuid;
   }
-  if (cost > max_bytes_) return;
-  if (auto found = by_docid_.find(docid); found != by_docid_.end()) {
-    lru_.splice(lru_.begin(), lru_, found->second);
-    return;  // the same document, read by another searcher meanwhile
-  }
-  lru_.push_front(Entry{docid, std::move(data), cost});
-  by_docid_[docid] = lru_.begin();
-  bytes_ += cost;
-  while (bytes_ > max_bytes_) {
-    const Entry& last = lru_.back();
-    bytes_ -= last.cost;
-    by_docid_.erase(last.docid);
-    lru_.pop_back();
-  }
+  // Larger than the whole cache: not kept, and nothing is dropped for it.
+  if (cost > lru_.budget()) return;
+  lru_.Put(docid, std::move(data), cost);
 }
 
 size_t DocumentCache::size() {
@@ -51,7 +36,7 @@ size_t DocumentCache::size() {
 
 size_t DocumentCache::bytes() {
   std::lock_guard lock(mutex_);
-  return bytes_;
+  return lru_.cost();
 }
 
 }  // namespace mailvault

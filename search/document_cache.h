@@ -20,12 +20,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
+#include "base/lru_cache.h"
 #include "search/index_schema.h"
 
 namespace mailvault {
@@ -35,7 +34,7 @@ class DocumentCache {
   using Data = std::shared_ptr<const index_schema::DocumentData>;
 
   // 16 MiB hold about 3,500 documents of 4 KiB of snippet text.
-  explicit DocumentCache(size_t max_bytes = 16u << 20) : max_bytes_(max_bytes) {}
+  explicit DocumentCache(size_t max_bytes = 16u << 20) : lru_(max_bytes) {}
   DocumentCache(const DocumentCache&) = delete;
   DocumentCache& operator=(const DocumentCache&) = delete;
 
@@ -49,19 +48,11 @@ class DocumentCache {
   size_t bytes();
 
  private:
-  struct Entry {
-    uint32_t docid;
-    Data data;
-    size_t cost;
-  };
   static size_t CostOf(const index_schema::DocumentData& data);
 
-  const size_t max_bytes_;
   std::mutex mutex_;
-  std::string uuid_;        // the index the entries belong to
-  std::list<Entry> lru_;    // most recently used first
-  std::unordered_map<uint32_t, std::list<Entry>::iterator> by_docid_;
-  size_t bytes_ = 0;
+  std::string uuid_;  // the index the entries belong to
+  LruCache<uint32_t, Data> lru_;  // by docid; cost: CostOf
 };
 
 }  // namespace mailvault

@@ -395,26 +395,14 @@ struct IndexSearcher::State {
 
 std::optional<SearchCountCache::Counts> SearchCountCache::Get(const std::string& key) {
   std::lock_guard lock(mutex_);
-  auto found = by_key_.find(key);
-  if (found == by_key_.end()) return std::nullopt;
-  entries_.splice(entries_.begin(), entries_, found->second);
-  return found->second->second;
+  const Counts* counts = entries_.Get(key);
+  if (counts == nullptr) return std::nullopt;
+  return *counts;
 }
 
 void SearchCountCache::Put(const std::string& key, Counts counts) {
   std::lock_guard lock(mutex_);
-  if (capacity_ == 0) return;
-  if (auto found = by_key_.find(key); found != by_key_.end()) {
-    found->second->second = std::move(counts);
-    entries_.splice(entries_.begin(), entries_, found->second);
-    return;
-  }
-  entries_.emplace_front(key, std::move(counts));
-  by_key_[key] = entries_.begin();
-  if (entries_.size() > capacity_) {
-    by_key_.erase(entries_.back().first);
-    entries_.pop_back();
-  }
+  entries_.Put(key, std::move(counts));
 }
 
 size_t SearchCountCache::size() {

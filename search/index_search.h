@@ -12,16 +12,15 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "base/lru_cache.h"
 #include "base/status.h"
 
 namespace mailvault {
@@ -109,17 +108,14 @@ class SearchCountCache {
     // Every match's document id, when the entry is a small result set's.
     std::optional<std::vector<uint32_t>> matches;
   };
-  explicit SearchCountCache(size_t capacity = 256) : capacity_(capacity) {}
+  explicit SearchCountCache(size_t capacity = 256) : entries_(capacity) {}
   std::optional<Counts> Get(const std::string& key);
   void Put(const std::string& key, Counts counts);
   size_t size();
 
  private:
-  using Entry = std::pair<std::string, Counts>;
-  size_t capacity_;
   std::mutex mutex_;
-  std::list<Entry> entries_;  // most recently used first
-  std::unordered_map<std::string, std::list<Entry>::iterator> by_key_;
+  LruCache<std::string, Counts> entries_;  // an entry costs 1
 };
 
 class ValueColumnsCache;  // search/value_columns.h
