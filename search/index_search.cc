@@ -490,23 +490,24 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
           std::min<uint64_t>(options.sort_whole_up_to, st.db.get_doccount()));
       std::vector<Xapian::docid> few;  // every match, when few_known
       bool few_known = false;
+      // Keys of the shared caches: this index, this revision, then the search.
+      const std::string uuid = st.counts || st.documents ? st.db.get_uuid() : std::string();
+      const std::string key_base = uuid + "/" + std::to_string(revision) + "/";
       std::string few_key;
       if (st.counts) {
-        few_key = st.db.get_uuid() + "/" + std::to_string(revision) + "/matches/" +
-                  std::to_string(whole_bound) + "/" + query.get_description();
+        few_key = key_base + "matches/" + std::to_string(whole_bound) + "/" +
+                  query.get_description();
         if (std::optional<SearchCountCache::Counts> known = st.counts->Get(few_key);
             known && known->matches) {
           few.assign(known->matches->begin(), known->matches->end());
           few_known = true;
         }
       }
-      Xapian::MSet probed;
-      bool probed_ran = false;
+      std::optional<Xapian::MSet> probed;  // run unless the matches were cached
       if (!few_known) {
         probed = probe.get_mset(0, whole_bound + 1, whole_bound + 1);
-        probed_ran = true;
-        if (probed.get_matches_upper_bound() <= whole_bound) {
-          for (Xapian::docid did : probed) few.push_back(did);
+        if (probed->get_matches_upper_bound() <= whole_bound) {
+          for (Xapian::docid did : *probed) few.push_back(did);
           few_known = true;
           if (st.counts) {
             SearchCountCache::Counts known;
@@ -549,15 +550,14 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         bool page_taken = false;
         std::optional<SearchCountCache::Counts> counts;
         if (!options.facets &&
-            probed.get_matches_lower_bound() == probed.get_matches_upper_bound()) {
+            probed->get_matches_lower_bound() == probed->get_matches_upper_bound()) {
           // Xapian knows the count without reading the matches (one term, `*`).
           counts.emplace();
-          counts->total = probed.get_matches_estimated();
+          counts->total = probed->get_matches_estimated();
         }
         std::string key;  // built only when the shared cache is asked
         if (!counts && st.counts) {
-          key = st.db.get_uuid() + "/" + std::to_string(revision) + "/" +
-                std::to_string(exact_up_to) + "/" +
+          key = key_base + std::to_string(exact_up_to) + "/" +
                 (options.facets ? std::to_string(options.facet_values) : "-") + "/" +
                 query.get_description();
           counts = st.counts->Get(key);
@@ -587,7 +587,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
         }
         if (!page_taken && date_sort) {
           if (std::optional<Xapian::MSet> windowed = DatePageFromNewestDays(
-                  st.db, st.days, query, probed.get_matches_estimated(), offset, limit)) {
+                  st.db, st.days, query, probed->get_matches_estimated(), offset, limit)) {
             take_page(*windowed);
           } else {
             Xapian::Enquire pass(st.db);
@@ -614,7 +614,7 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
       // page's, else the probe's, else (the matches came from the cache) one
       // that holds no documents (no match is run for it).
       auto snippet_mset = [&]() -> const Xapian::MSet& {
-        if (!page) page = probed_ran ? probed : probe.get_mset(0, 0);
+        if (!page) page = probed ? *probed : probe.get_mset(0, 0);
         return *page;
       };
       Xapian::Stem stem(options.stem_language);
@@ -622,7 +622,6 @@ Result<SearchResults> IndexSearcher::Search(std::string_view query_text,
                               options.highlight_end, "...");
       const bool highlight = highlighter.has_words();
       const std::vector<std::string> words = highlighter.Forms();
-      const std::string uuid = st.documents ? st.db.get_uuid() : std::string();
       auto data_of = [&](Xapian::docid did) -> DocumentCache::Data {
         if (st.documents) {
           if (DocumentCache::Data known = st.documents->Get(uuid, did)) return known;
