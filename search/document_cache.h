@@ -4,8 +4,8 @@
 // bytes it holds.
 //
 // Reading a hit's data is a B-tree lookup (a pread of a block) and inflating
-// up to 4 KiB of zlib-compressed text: a sixth of the web server's CPU per
-// search on 100,000 messages. The newest messages are on the first page of
+// up to 4 KiB of zlib-compressed text: zlib alone was 13 % of the web
+// server's CPU on 100,000 messages (perf, bench/README.md). The newest messages are on the first page of
 // most date-sorted searches, and paging back and forth or a user coming back
 // to a search shows the same documents again.
 //
