@@ -180,6 +180,30 @@ int RunRebuild(const GlobalFlags& g) {
   return damage.ok() ? 0 : 1;
 }
 
+int RunCompact(const GlobalFlags& g) {
+  ArchiveOptions o;
+  o.data_dir = g.data_dir;
+  ProgressBar bar("compact", 0, false);
+  auto report = Archive::Compact(o, [&](std::string_view what, uint64_t done, uint64_t total) {
+    bar.Update(done, "of " + std::to_string(total) + " " + std::string(what));
+  });
+  bar.Done();
+  if (!report.ok()) return Fail(report.status());
+  const CompactReport& r = *report;
+  if (!r.compacted) {
+    std::printf("compact: nothing written since the last compaction\n");
+    return 0;
+  }
+  std::printf("compact: packs %u..%u (%.2f MB) rewritten as %u pack%s (%.2f MB, %.1f%% of before): "
+              "%llu segments, %llu messages checked, %llu unreferenced segments left out\n",
+              r.first_pack, r.last_pack, static_cast<double>(r.bytes_before) / 1e6, r.packs_written,
+              r.packs_written == 1 ? "" : "s", static_cast<double>(r.bytes_after) / 1e6,
+              r.bytes_before ? 100.0 * static_cast<double>(r.bytes_after) / static_cast<double>(r.bytes_before) : 0.0,
+              static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.messages),
+              static_cast<unsigned long long>(r.unreferenced_segments));
+  return 0;
+}
+
 int RunStats(const GlobalFlags& g, bool json) {
   auto archive = OpenArchive(g, ArchiveOptions::Mode::kReadWriteIfFree);
   if (!archive.ok()) return Fail(archive.status());

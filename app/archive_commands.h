@@ -37,6 +37,8 @@ int RunExport(const GlobalFlags& g, const ExportFlags& f);
 int RunCat(const GlobalFlags& g, const std::string& id);
 int RunVerify(const GlobalFlags& g);
 int RunRebuild(const GlobalFlags& g);
+// Rewrites what was written since the last compaction (Archive::Compact).
+int RunCompact(const GlobalFlags& g);
 int RunStats(const GlobalFlags& g, bool json);
 
 // Opens the archive in g.data_dir (creating it when `create`).

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
 
   auto* verify = app.add_subcommand("verify", "re-hash everything; non-zero exit on any fault");
   auto* rebuild = app.add_subcommand("rebuild", "recreate the catalog from the packs");
+  auto* compact = app.add_subcommand(
+      "compact", "recompress what was stored since the last compaction, smaller (checked, crash-safe)");
 
   bool stats_json = false;
   auto* stats = app.add_subcommand("stats", "messages, raw bytes, stored bytes, ratios");
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
   if (cat->parsed()) return RunCat(g, cat_id);
   if (verify->parsed()) return RunVerify(g);
   if (rebuild->parsed()) return RunRebuild(g);
+  if (compact->parsed()) return RunCompact(g);
   if (stats->parsed()) return RunStats(g, stats_json);
   if (search->parsed()) {
     search_flags.query = search->remaining();

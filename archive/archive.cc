@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "archive/segment_ref_resolver.h"
 #include "base/log.h"
 
 namespace mailvault {
@@ -357,10 +358,7 @@ Status Archive::Initialize() {
     }
     MV_RETURN_IF_ERROR(MakeDirs(dir));
   }
-  if (options_.create) MV_RETURN_IF_ERROR(MakeDirs(packs_dir()));
-  if (!IsDirectory(packs_dir())) {
-    return Status::NotFound(dir + " is not a mailvault data directory (no packs/)");
-  }
+  if (options_.create && !PathExists(dir + "/compact.commit")) MV_RETURN_IF_ERROR(MakeDirs(packs_dir()));
 
   if (options_.mode != ArchiveOptions::Mode::kReadOnly) {
     std::string lock_path = dir + "/lock";
@@ -374,6 +372,15 @@ Status Archive::Initialize() {
       return Status::Unavailable("the archive in " + dir +
                                  " is being written by another mailvault process");
     }
+  }
+  if (writable_) {
+    MV_RETURN_IF_ERROR(FinishCompaction(dir, *options_.fs));
+  } else if (PathExists(dir + "/compact.commit")) {
+    return Status::Unavailable("a compaction of " + dir +
+                               " is being completed; open it read-write (any command that writes) to finish it");
+  }
+  if (!IsDirectory(packs_dir())) {
+    return Status::NotFound(dir + " is not a mailvault data directory (no packs/)");
   }
 
   MV_ASSIGN_OR_RETURN(catalog_, Catalog::Open(CatalogPath(dir)));
@@ -391,12 +398,28 @@ Status Archive::Initialize() {
     MV_RETURN_IF_ERROR(replayed);
     std::vector<uint32_t> packs = ListPacks();
     uint32_t id = packs.empty() ? 1 : packs.back();
+    if (!packs.empty()) {
+      // A compacted pack takes no appends: the next compaction starts after it.
+      MV_ASSIGN_OR_RETURN(bool compacted, PackIsCompacted(id));
+      if (compacted) ++id;
+    }
     MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(*options_.fs, packs_dir(), id));
     MV_ASSIGN_OR_RETURN(small_segments_, catalog_->CountSmallSegments(options_.small_segment_bytes));
     small_segments_at_training_ = small_segments_;
     if (dictionaries_.NewestId() == 0) small_segments_at_training_ = 0;
   }
   return Status::Ok();
+}
+
+Result<bool> Archive::PackIsCompacted(uint32_t id) {
+  // The type byte of the first record only: a damaged pack must still open
+  // (verify names the damage; compaction refuses to rewrite it).
+  const std::string path = packs_dir() + "/" + PackFileName(id);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoToStatus(errno, "open " + path);
+  std::string header;
+  MV_RETURN_IF_ERROR(ReadAt(fd.get(), kPackMagic.size(), 1, &header));
+  return header.size() == 1 && static_cast<uint8_t>(header[0]) == static_cast<uint8_t>(RecordType::kCompacted);
 }
 
 std::vector<uint32_t> Archive::ListPacks() const {
@@ -438,57 +461,6 @@ Result<std::shared_ptr<PackReader>> Archive::Reader(uint32_t pack) {
   readers_[pack] = shared;
   return shared;
 }
-
-// Turns the SegmentRefs of located messages back into hashes by reading the
-// records they name (a block's table, or a segment or delta record's hash). Keeps
-// the tables of recently named blocks: a commit's messages name few blocks.
-class Archive::SegmentRefResolver {
- public:
-  explicit SegmentRefResolver(Archive* archive) : archive_(archive) {}
-
-  Result<Digest> Resolve(const SegmentRef& ref) {
-    std::string where = PackFileName(ref.pack) + " offset " + std::to_string(ref.offset);
-    auto key = std::make_pair(ref.pack, ref.offset);
-    auto it = tables_.find(key);
-    if (it == tables_.end()) {
-      MV_ASSIGN_OR_RETURN(auto reader, archive_->Reader(ref.pack));
-      RecordType type;
-      std::string payload;
-      MV_RETURN_IF_ERROR(reader->ReadAnyRecord(ref.offset, &type, &payload));
-      std::map<int64_t, Digest> table;  // offset in the block (-1: whole record) → hash
-      if (type == RecordType::kBlock) {
-        MV_ASSIGN_OR_RETURN(BlockRecord block, DecodeBlock(payload));
-        int64_t offset = 0;
-        for (const BlockEntry& e : block.entries) {
-          table.emplace(offset, e.hash);
-          offset += e.length;
-        }
-      } else if (type == RecordType::kSegment) {
-        MV_ASSIGN_OR_RETURN(SegmentRecord seg, DecodeSegment(payload));
-        table.emplace(-1, seg.hash);
-      } else if (type == RecordType::kDeltaSegment) {
-        MV_ASSIGN_OR_RETURN(DeltaSegmentRecord seg, DecodeDeltaSegment(payload));
-        table.emplace(-1, seg.hash);
-      } else {
-        return Status::Corruption(where + ": a segment reference names a " + std::string(RecordTypeName(type)) +
-                                  " record");
-      }
-      if (tables_.size() >= kTables) tables_.clear();
-      it = tables_.emplace(key, std::move(table)).first;
-    }
-    auto found = it->second.find(ref.block_offset);
-    if (found == it->second.end()) {
-      return Status::Corruption(where + ": no segment at offset " + std::to_string(ref.block_offset) +
-                                " of this record");
-    }
-    return found->second;
-  }
-
- private:
-  static constexpr size_t kTables = 256;
-  Archive* archive_;  // borrowed
-  std::map<std::pair<uint32_t, uint64_t>, std::map<int64_t, Digest>> tables_;
-};
 
 // Brings the catalog up to date with what the packs hold past each pack's
 // watermark (or everything, for a rebuild), and cuts torn tails.
@@ -595,6 +567,8 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
           MV_ASSIGN_OR_RETURN(EventRecord e, DecodeEvent(r.payload));
           return catalog_->ApplyEvent(e);
         }
+        case RecordType::kCompacted:
+          return DecodeCompacted(r.payload).status();
       }
       return Status::Ok();
     }, &outcome);
@@ -658,7 +632,9 @@ Status Archive::Rebuild(ArchiveOptions options, VerifyReport* damage) {
   options.mode = ArchiveOptions::Mode::kReadWrite;
   options.create = false;
   const std::string dir = options.data_dir;
-  if (!IsDirectory(dir + "/packs")) return Status::NotFound("no archive at " + dir);
+  if (!IsDirectory(dir + "/packs") && !PathExists(dir + "/compact.commit")) {
+    return Status::NotFound("no archive at " + dir);
+  }
   // Hold the lock for the whole rebuild.
   std::string lock_path = dir + "/lock";
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
@@ -666,6 +642,7 @@ Status Archive::Rebuild(ArchiveOptions options, VerifyReport* damage) {
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     return Status::Unavailable("the archive in " + dir + " is being written by another mailvault process");
   }
+  MV_RETURN_IF_ERROR(FinishCompaction(dir, *options.fs));
   std::string fresh = dir + "/catalog.rebuild.sqlite";
   for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((fresh + suffix).c_str());
   {
@@ -1186,6 +1163,7 @@ Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, 
         case RecordType::kDictionary: s = DecodeDictionary(r.payload).status(); break;
         case RecordType::kEvent: s = DecodeEvent(r.payload).status(); break;
         case RecordType::kDeltaSegment: s = DecodeDeltaSegment(r.payload).status(); break;
+        case RecordType::kCompacted: s = DecodeCompacted(r.payload).status(); break;
         case RecordType::kManifests: {
           auto entries = DecodeManifests(r.payload);
           s = entries.status();

@@ -76,6 +76,12 @@ struct ArchiveOptions {
   // format before blocks; still read either way).
   uint32_t block_bytes = 262144;
   size_t block_cache_bytes = 8u << 20;      // decompressed blocks kept for reads
+  // Compaction (Archive::Compact) rewrites what was written since the last one
+  // at this zstd level in blocks of up to this many plain bytes, without a
+  // dictionary: slower than ingest can afford, but once per byte. Reading a
+  // segment decompresses its block up to the segment's end.
+  int compact_level = 19;
+  uint32_t compact_block_bytes = 2u << 20;
 };
 
 struct IngestedMessage {
@@ -123,6 +129,19 @@ struct VerifyReport {
   uint64_t messages_checked = 0;
   std::vector<VerifyFault> faults;
   bool ok() const { return faults.empty(); }
+};
+
+// What Archive::Compact did.
+struct CompactReport {
+  bool compacted = false;   // false: nothing was written since the last compaction
+  uint32_t first_pack = 0;  // the packs replaced: first_pack..last_pack
+  uint32_t last_pack = 0;
+  uint32_t packs_written = 0;
+  uint64_t bytes_before = 0;  // of the packs replaced
+  uint64_t bytes_after = 0;   // of the packs written
+  uint64_t messages = 0;      // messages whose manifests moved, all read back and checked
+  uint64_t segments = 0;      // segments rewritten
+  uint64_t unreferenced_segments = 0;  // left out: no message names them (an aborted batch's)
 };
 
 class Archive;
@@ -226,6 +245,22 @@ class Archive {
   static Result<std::unique_ptr<Archive>> Open(ArchiveOptions options);
   // Recreates the catalog from the packs alone. Takes the write lock.
   static Status Rebuild(ArchiveOptions options, VerifyReport* damage);
+  // Rewrites the packs written since the last compaction (the archive's tail)
+  // at ArchiveOptions::compact_level in large blocks, near-duplicate header
+  // blocks side by side, and swaps them in. Takes the write lock for the whole
+  // run (kUnavailable while another process writes).
+  //
+  // Crash-safe: the new packs and a catalog rebuilt from them are made in
+  // compact.tmp/ beside the live ones; every message is read back from them
+  // and checked against its SHA-256 (and its provenance against the live
+  // catalog) before a marker file commits the swap, which the next read-write
+  // open completes if it was interrupted. Before the marker, an interrupted
+  // run leaves the archive as it was (compact.tmp/ is removed at open).
+  // `progress(what, done, total)` is optional: "segments" rewritten, then
+  // "messages checked".
+  static Result<CompactReport> Compact(
+      ArchiveOptions options,
+      const std::function<void(std::string_view, uint64_t, uint64_t)>& progress = nullptr);
 
   ~Archive();
   Archive(const Archive&) = delete;
@@ -278,6 +313,12 @@ class Archive {
       : options_(std::move(options)), block_cache_(options_.block_cache_bytes) {}
 
   class SegmentRefResolver;
+  class CompactionWriter;
+  // Completes a compaction whose marker was written (data_dir/compact.commit),
+  // or removes one that stopped before it. REQUIRES: the write lock is held.
+  static Status FinishCompaction(const std::string& data_dir, FileSystem& fs);
+  // Whether pack `id` was written by compaction (its first record says so).
+  Result<bool> PackIsCompacted(uint32_t id);
   Status Initialize();
   Status Replay(bool rebuild, VerifyReport* damage);
   Status LoadDictionaries();

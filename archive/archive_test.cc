@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "archive/archive_testing.h"
 #include "base/log.h"
 #include "tests/testing.h"
 
@@ -52,29 +53,8 @@ std::string Mail(int i, const std::string& body = "") {
          "\n\n" + (body.empty() ? "body of message " + std::to_string(i) + "\n" : body);
 }
 
-// `verify` runs and finds nothing wrong (the first fault is shown otherwise).
-void ExpectVerifiesClean(Archive& a) {
-  VerifyReport report;
-  ASSERT_TRUE(a.Verify(&report).ok());
-  EXPECT_TRUE(report.ok()) << (report.faults.empty() ? std::string()
-                                                     : report.faults.front().where + ": " +
-                                                           report.faults.front().problem);
-}
-
-class ArchiveTest : public ::testing::Test {
+class ArchiveTest : public ArchiveFixture {
  protected:
-  ArchiveOptions Options() {
-    ArchiveOptions o;
-    o.data_dir = dir_.path() + "/data";
-    o.create = true;
-    o.clock = &clock_;
-    return o;
-  }
-  std::unique_ptr<Archive> OpenArchive(ArchiveOptions o) {
-    auto a = Archive::Open(std::move(o));
-    EXPECT_TRUE(a.ok()) << a.status().ToString();
-    return a.ok() ? std::move(a).value() : nullptr;
-  }
   static Result<IngestedMessage> Add(IngestBatch& batch, const std::string& raw,
                                      const std::string& key, size_t chunk = 100) {
     MV_RETURN_IF_ERROR(batch.BeginMessage());
@@ -109,9 +89,6 @@ class ArchiveTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }
-
-  testing::TempDir dir_;
-  ManualClock clock_{1700000000};
 };
 
 TEST_F(ArchiveTest, StoresAndReturnsCanonicalBytes) {

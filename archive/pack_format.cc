@@ -151,6 +151,7 @@ std::string_view RecordTypeName(RecordType type) {
     case RecordType::kManifests: return "manifests";
     case RecordType::kBlock: return "block";
     case RecordType::kLocatedMessage: return "located message";
+    case RecordType::kCompacted: return "compacted";
   }
   return "unknown";
 }
@@ -173,7 +174,7 @@ Status DecodeRecordHeader(std::string_view header, RecordType* type, uint32_t* l
   Reader r(header);
   uint8_t t = r.U8();
   // Type 9 (located message) lives only inside manifests records.
-  if (t < 1 || t > 8) return Status::Corruption("unknown record type " + std::to_string(t));
+  if (t < 1 || t > 10 || t == 9) return Status::Corruption("unknown record type " + std::to_string(t));
   r.U8();
   r.U8();
   r.U8();
@@ -236,6 +237,14 @@ std::string EncodeEvent(const EventRecord& e) {
   PutStr(&out, e.source);
   PutStr(&out, e.key);
   PutStr(&out, e.detail);
+  return out;
+}
+
+std::string EncodeCompacted(const CompactedRecord& c) {
+  std::string out;
+  PutU32(&out, c.first_pack);
+  PutU32(&out, c.last_pack);
+  PutU64(&out, static_cast<uint64_t>(c.at));
   return out;
 }
 
@@ -401,6 +410,17 @@ Result<EventRecord> DecodeEvent(std::string_view payload) {
   e.detail = r.Str();
   if (r.failed() || !r.done()) return Malformed("event");
   return e;
+}
+
+Result<CompactedRecord> DecodeCompacted(std::string_view payload) {
+  Reader r(payload);
+  CompactedRecord c;
+  c.first_pack = r.U32();
+  c.last_pack = r.U32();
+  c.at = static_cast<int64_t>(r.U64());
+  if (r.failed() || !r.done()) return Malformed("compacted");
+  if (c.first_pack == 0 || c.first_pack > c.last_pack) return Malformed("compacted");
+  return c;
 }
 
 }  // namespace mailvault

@@ -42,10 +42,16 @@
 //                   ; the segment, delta or block record at (pack, offset); in_block
 //                   ; 0 for a segment or delta record, else 1 + the segment's offset
 //                   ; in the decompressed block. varint: LEB128, at most 10 bytes
+//   10 compacted := first_pack:u32 last_pack:u32 at:i64
+//                   ; only as the first record of a pack written by compaction:
+//                   ; it replaces packs first_pack..last_pack, whose messages,
+//                   ; links, events and newest dictionary it holds in their order
 //   provenance  := kind:u8 seen_at:i64 source:str key:str
 //
 // A message record is written only after all its segments, and only at batch
 // commit. Records never change once written; a pack is sealed at a size limit.
+// Compaction never edits a pack either: it writes new packs beside the old ones
+// and swaps them in whole (Archive::Compact).
 // After a crash, a record cut short (or failing its checksum) past the last
 // committed offset is a torn tail: it is cut off when the pack is opened.
 #pragma once
@@ -75,6 +81,7 @@ enum class RecordType : uint8_t {
   kManifests = 7,
   kBlock = 8,
   kLocatedMessage = 9,  // only as a manifests entry
+  kCompacted = 10,      // first record of a pack written by compaction
 };
 
 std::string_view RecordTypeName(RecordType type);
@@ -160,6 +167,14 @@ struct DictionaryRecord {
   std::string_view dictionary;  // borrowed from the payload
 };
 
+// Says that the pack it opens was written by compaction (Archive::Compact), from
+// packs first_pack..last_pack as they were; a compacted pack takes no appends.
+struct CompactedRecord {
+  uint32_t first_pack = 0;
+  uint32_t last_pack = 0;
+  int64_t at = 0;  // unix seconds
+};
+
 struct EventRecord {
   uint8_t kind = 0;
   int64_t at = 0;
@@ -183,6 +198,7 @@ std::string EncodeLink(const LinkRecord& l);
 std::string EncodeLocatedMessage(const LocatedMessageRecord& m);
 std::string EncodeDictionary(uint32_t id, uint32_t sample_count, std::string_view dictionary);
 std::string EncodeEvent(const EventRecord& e);
+std::string EncodeCompacted(const CompactedRecord& c);
 std::string EncodeDeltaSegment(const Digest& hash, uint32_t raw_length, const Digest& base,
                                std::string_view frame);
 // REQUIRES: raw_length is the sum of the entries' lengths.
@@ -198,6 +214,7 @@ Result<LinkRecord> DecodeLink(std::string_view payload);
 Result<LocatedMessageRecord> DecodeLocatedMessage(std::string_view payload);
 Result<DictionaryRecord> DecodeDictionary(std::string_view payload);
 Result<EventRecord> DecodeEvent(std::string_view payload);
+Result<CompactedRecord> DecodeCompacted(std::string_view payload);
 Result<DeltaSegmentRecord> DecodeDeltaSegment(std::string_view payload);
 Result<std::vector<ManifestEntry>> DecodeManifests(std::string_view payload);
 // Also kCorruption for an unknown block version or lengths that do not add up.

@@ -192,4 +192,12 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  // remove_all does not follow symbolic links: it removes the link, not its target.
+  std::filesystem::remove_all(path, ec);
+  if (ec) return ErrnoToStatus(ec.value(), "remove " + path);
+  return Status::Ok();
+}
+
 }  // namespace mailvault

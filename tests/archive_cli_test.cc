@@ -122,25 +122,34 @@ TEST_F(ArchiveCliTest, CorpusRoundTripsByteExactAndImportIsIdempotent) {
     EXPECT_NE(refused_files.begin()->find("bsmtpnull.eml"), std::string::npos);
     EXPECT_GT(files, 1000u);
 
-    std::string out = dir.path() + "/eml";
-    ProcessResult exp = Mailvault(data, {"export", "--format", "eml", "--out", out});
-    ASSERT_EQ(exp.exit_code, 0) << exp.err;
-    std::set<Digest> exported;
-    for (const auto& e : fs::directory_iterator(out)) {
-      std::string content = testing::ReadFile(e.path().string());
-      Digest d = Sha256::Of(content);
-      EXPECT_EQ(e.path().filename().string(), ToHex(d) + ".eml");
-      exported.insert(d);
+    // As imported, and again after a compaction rewrote every pack.
+    for (const char* stage : {"imported", "compacted"}) {
+      SCOPED_TRACE(stage);
+      if (std::string(stage) == "compacted") {
+        ProcessResult compact = Mailvault(data, {"compact"});
+        ASSERT_EQ(compact.exit_code, 0) << compact.err;
+        EXPECT_NE(compact.out.find("compact: packs 1..1"), std::string::npos) << compact.out;
+      }
+      std::string out = dir.path() + "/eml-" + stage;
+      ProcessResult exp = Mailvault(data, {"export", "--format", "eml", "--out", out});
+      ASSERT_EQ(exp.exit_code, 0) << exp.err;
+      std::set<Digest> exported;
+      for (const auto& e : fs::directory_iterator(out)) {
+        std::string content = testing::ReadFile(e.path().string());
+        Digest d = Sha256::Of(content);
+        EXPECT_EQ(e.path().filename().string(), ToHex(d) + ".eml");
+        exported.insert(d);
+      }
+      std::vector<std::string> missing, extra;
+      for (const Digest& d : expected) {
+        if (!exported.count(d)) missing.push_back(ToHex(d));
+      }
+      for (const Digest& d : exported) {
+        if (!expected.count(d)) extra.push_back(ToHex(d));
+      }
+      EXPECT_TRUE(missing.empty()) << missing.size() << " expected messages not exported, e.g. " << missing[0];
+      EXPECT_TRUE(extra.empty()) << extra.size() << " unexpected messages exported, e.g. " << extra[0];
     }
-    std::vector<std::string> missing, extra;
-    for (const Digest& d : expected) {
-      if (!exported.count(d)) missing.push_back(ToHex(d));
-    }
-    for (const Digest& d : exported) {
-      if (!expected.count(d)) extra.push_back(ToHex(d));
-    }
-    EXPECT_TRUE(missing.empty()) << missing.size() << " expected messages not exported, e.g. " << missing[0];
-    EXPECT_TRUE(extra.empty()) << extra.size() << " unexpected messages exported, e.g. " << extra[0];
 
     ProcessResult second = Mailvault(data, {"import", corpus});
     EXPECT_NE(second.out.find(", new 0,"), std::string::npos) << second.out;
@@ -182,6 +191,31 @@ TEST_F(ArchiveCliTest, RebuildFromPacksGivesTheSameStats) {
   };
   EXPECT_EQ(strip(after.out), strip(before.out));
   EXPECT_EQ(Mailvault(Data(), {"verify"}).exit_code, 0);
+}
+
+TEST_F(ArchiveCliTest, CompactShrinksThePacksAndKeepsEveryMessage) {
+  ASSERT_EQ(Mailvault(Data(), {"import", testing::TestData("corpus/enron")}).exit_code, 0);
+  auto field = [](const std::string& json, const std::string& key) {
+    size_t p = json.find("\"" + key + "\":") + key.size() + 3;
+    return std::stoull(json.substr(p, json.find_first_of(",}", p) - p));
+  };
+  ProcessResult before = Mailvault(Data(), {"stats", "--json"});
+  ProcessResult compact = Mailvault(Data(), {"compact"});
+  ASSERT_EQ(compact.exit_code, 0) << compact.err;
+  EXPECT_NE(compact.out.find(std::to_string(field(before.out, "messages")) + " messages checked"),
+            std::string::npos)
+      << compact.out;
+  ProcessResult after = Mailvault(Data(), {"stats", "--json"});
+  EXPECT_EQ(field(after.out, "messages"), field(before.out, "messages"));
+  EXPECT_EQ(field(after.out, "raw_bytes"), field(before.out, "raw_bytes"));
+  EXPECT_LT(field(after.out, "stored_bytes"), field(before.out, "stored_bytes") * 9 / 10);
+  ProcessResult again = Mailvault(Data(), {"compact"});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.out.find("nothing written since the last compaction"), std::string::npos) << again.out;
+  EXPECT_EQ(Mailvault(Data(), {"verify"}).exit_code, 0);
+  ProcessResult missing = Mailvault(dir_.path() + "/nowhere", {"compact"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no archive at"), std::string::npos) << missing.err;
 }
 
 TEST_F(ArchiveCliTest, VerifyFindsAFlippedByteAndNamesTheMessage) {

@@ -1,0 +1,463 @@
+// Archive::Compact: rewriting the archive's tail at a high zstd level.
+//
+// Ingest compresses each batch's small segments at a fast level in blocks of
+// 256 KiB, because it must keep up with collection. Compaction rewrites, once,
+// the packs written since the last compaction: every segment a message names,
+// small ones in blocks of ArchiveOptions::compact_block_bytes at
+// compact_level (header blocks that share Date/From/Subject placed side by
+// side, so that copies of one mail cost a few bytes each), large ones alone;
+// then the tail's manifests, events and newest dictionary in their order.
+// Segments no message names (a batch that was never committed) are left out.
+//
+// The swap is all or nothing: the new packs go to compact.tmp/packs beside hard
+// links to the older packs, a catalog is rebuilt from that directory by the
+// same replay as `rebuild`, and every moved message is read back from it and
+// checked before the marker compact.commit is written. FinishCompaction then
+// renames the directories; an open that finds the marker finishes the renames.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <tuple>
+
+#include "archive/archive.h"
+#include "archive/segment_ref_resolver.h"
+#include "base/log.h"
+
+namespace mailvault {
+namespace {
+
+std::string MarkerPath(const std::string& dir) { return dir + "/compact.commit"; }
+std::string WorkDir(const std::string& dir) { return dir + "/compact.tmp"; }
+std::string OldPacksDir(const std::string& dir) { return dir + "/packs.old"; }
+std::string CatalogFile(const std::string& dir) { return dir + "/catalog.sqlite"; }
+
+// Header blocks gathered (in compact_block_bytes) before those alike are put
+// side by side: copies of one mail usually arrive close together.
+constexpr size_t kHeaderRunBlocks = 8;
+// A large segment whose level-3 frame saves less than this share is stored as
+// that frame (already compressed data: the high level would only cost time).
+constexpr double kIncompressible = 0.9;
+
+uint64_t FileSizeOrZero(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+Status Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "rename " + from + " to " + to);
+  return Status::Ok();
+}
+
+// The entries of a record that holds manifests: a manifests record's, or a
+// standalone message or link record as one entry; none for other records.
+Result<std::vector<ManifestEntry>> ManifestEntriesOf(const ScannedRecord& r) {
+  if (r.type == RecordType::kManifests) return DecodeManifests(r.payload);
+  if (r.type == RecordType::kMessage || r.type == RecordType::kLink) {
+    return std::vector<ManifestEntry>{ManifestEntry{r.type, std::string(r.payload)}};
+  }
+  return std::vector<ManifestEntry>{};
+}
+
+}  // namespace
+
+// Appends to the packs compaction writes: ids from `first_id` on, each opened
+// by a compacted record and sealed at the archive's pack size limit.
+class Archive::CompactionWriter {
+ public:
+  CompactionWriter(FileSystem& fs, std::string dir, uint32_t first_id, CompactedRecord what, uint64_t size_limit)
+      : fs_(fs), dir_(std::move(dir)), next_id_(first_id), what_(what), size_limit_(size_limit) {}
+
+  Result<RecordLocation> Append(RecordType type, std::string_view payload) {
+    if (!writer_ || (writer_->size() > header_end_ &&
+                     writer_->size() + kRecordHeaderSize + payload.size() > size_limit_)) {
+      MV_RETURN_IF_ERROR(OpenNext());
+    }
+    return writer_->Append(type, payload);
+  }
+
+  // Makes every pack written durable, with its directory entry.
+  Status Finish() {
+    if (!writer_) MV_RETURN_IF_ERROR(OpenNext());  // a tail of links and events only
+    MV_RETURN_IF_ERROR(writer_->Sync());
+    return fs_.SyncDir(dir_);
+  }
+
+  uint32_t packs() const { return packs_; }
+  uint32_t last_id() const { return writer_ ? writer_->id() : 0; }
+
+ private:
+  Status OpenNext() {
+    if (writer_) MV_RETURN_IF_ERROR(writer_->Sync());
+    const uint32_t id = next_id_++;
+    MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(fs_, dir_, id));
+    MV_RETURN_IF_ERROR(writer_->Append(RecordType::kCompacted, EncodeCompacted(what_)).status());
+    header_end_ = writer_->size();
+    ++packs_;
+    return Status::Ok();
+  }
+
+  FileSystem& fs_;
+  std::string dir_;
+  uint32_t next_id_;
+  CompactedRecord what_;
+  uint64_t size_limit_;
+  std::unique_ptr<PackWriter> writer_;
+  uint64_t header_end_ = 0;
+  uint32_t packs_ = 0;
+};
+
+Status Archive::FinishCompaction(const std::string& dir, FileSystem& fs) {
+  const std::string marker = MarkerPath(dir);
+  const std::string work = WorkDir(dir);
+  const std::string old_packs = OldPacksDir(dir);
+  const std::string packs = dir + "/packs";
+  if (!PathExists(marker)) {
+    if (PathExists(work)) {
+      LogWarning("removing " + work + ", a compaction that stopped before it was committed "
+                 "(the archive is as it was before it)");
+      MV_RETURN_IF_ERROR(RemoveTree(work));
+    }
+    return Status::Ok();
+  }
+  LogInfo("completing the compaction committed in " + marker);
+  // Each step is done at most once: its source is gone once it is done.
+  if (IsDirectory(work + "/packs")) {
+    if (IsDirectory(packs)) {
+      if (PathExists(old_packs)) {
+        return Status::Internal("cannot complete the compaction: both " + packs + " and " + old_packs +
+                                " exist; move " + old_packs + " away and open the archive again");
+      }
+      MV_RETURN_IF_ERROR(Rename(packs, old_packs));
+    }
+    MV_RETURN_IF_ERROR(Rename(work + "/packs", packs));
+    MV_RETURN_IF_ERROR(fs.SyncDir(dir));
+  }
+  const std::string catalog = CatalogFile(dir);
+  if (PathExists(CatalogFile(work))) {
+    // The rebuilt catalog was checkpointed and closed: it is whole without a WAL.
+    for (const char* suffix : {"-wal", "-shm"}) ::unlink((catalog + suffix).c_str());
+    MV_RETURN_IF_ERROR(Rename(CatalogFile(work), catalog));
+    MV_RETURN_IF_ERROR(fs.SyncDir(dir));
+  }
+  MV_RETURN_IF_ERROR(RemoveTree(old_packs));
+  MV_RETURN_IF_ERROR(RemoveTree(work));
+  if (::unlink(marker.c_str()) != 0 && errno != ENOENT) return ErrnoToStatus(errno, "remove " + marker);
+  return fs.SyncDir(dir);
+}
+
+Result<CompactReport> Archive::Compact(
+    ArchiveOptions options, const std::function<void(std::string_view, uint64_t, uint64_t)>& progress) {
+  if (options.fs == nullptr) options.fs = &FileSystem::Posix();
+  if (options.clock == nullptr) options.clock = &SystemClock::Instance();
+  options.mode = ArchiveOptions::Mode::kReadWrite;
+  options.create = false;
+  const std::string dir = options.data_dir;
+  // Opening finishes an interrupted compaction and recovers uncommitted records.
+  MV_ASSIGN_OR_RETURN(std::unique_ptr<Archive> live, Archive::Open(options));
+  // The write lock must outlive `live`, which is closed before the swap.
+  UniqueFd lock(::fcntl(live->lock_fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!lock.valid()) return ErrnoToStatus(errno, "keep the lock of " + dir);
+
+  CompactReport report;
+  const std::vector<uint32_t> packs = live->ListPacks();
+  uint32_t first = 1;
+  for (uint32_t id : packs) {
+    MV_ASSIGN_OR_RETURN(bool compacted, live->PackIsCompacted(id));
+    if (compacted) first = id + 1;
+  }
+  std::vector<uint32_t> tail;
+  uint64_t tail_records = 0;
+  for (uint32_t id : packs) {
+    if (id < first) continue;
+    tail.push_back(id);
+    const uint64_t size = FileSizeOrZero(live->packs_dir() + "/" + PackFileName(id));
+    report.bytes_before += size;
+    tail_records += size > kPackMagic.size() ? 1 : 0;
+  }
+  if (tail_records == 0) return report;  // nothing written since the last compaction
+  report.first_pack = first;
+  report.last_pack = tail.back();
+
+  const std::string work = WorkDir(dir);
+  MV_RETURN_IF_ERROR(RemoveTree(work));
+  MV_RETURN_IF_ERROR(MakeDirs(work + "/packs"));
+  // The packs before the tail stay as they are: the new directory links them.
+  for (uint32_t id : packs) {
+    if (id >= first) break;
+    std::string from = live->packs_dir() + "/" + PackFileName(id);
+    std::string to = work + "/packs/" + PackFileName(id);
+    if (::link(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "link " + from + " to " + to);
+  }
+
+  // Visits every record of the tail in order; damage stops the compaction.
+  auto scan_tail = [&](const std::function<Status(const ScannedRecord&)>& visit) -> Status {
+    for (uint32_t id : tail) {
+      const std::string path = live->packs_dir() + "/" + PackFileName(id);
+      ScanOutcome outcome;
+      MV_RETURN_IF_ERROR(ScanPack(path, ScanOptions{}, visit, &outcome));
+      if (outcome.damaged) {
+        return Status::Corruption(path + " offset " + std::to_string(outcome.damage_offset) + ": " +
+                                  outcome.damage_reason +
+                                  "; compaction leaves a damaged pack alone (see `mailvault verify`)");
+      }
+    }
+    return Status::Ok();
+  };
+  SegmentRefResolver refs(live.get());
+  // The segment hashes of a message entry (located or not).
+  auto message_of = [&](const ManifestEntry& e) -> Result<MessageRecord> {
+    if (e.type == RecordType::kMessage) return DecodeMessage(e.payload);
+    MV_ASSIGN_OR_RETURN(LocatedMessageRecord located, DecodeLocatedMessage(e.payload));
+    MessageRecord m{located.id, located.raw_length, located.archived_at, {}, located.provenance};
+    m.segments.reserve(located.segments.size());
+    for (const SegmentRef& ref : located.segments) {
+      MV_ASSIGN_OR_RETURN(Digest hash, refs.Resolve(ref));
+      m.segments.push_back(hash);
+    }
+    return m;
+  };
+
+  // 1. Which segments the tail's messages name, and which the tail holds.
+  std::set<Digest> named;
+  std::set<Digest> held;
+  MV_RETURN_IF_ERROR(scan_tail([&](const ScannedRecord& r) -> Status {
+    switch (r.type) {
+      case RecordType::kSegment: {
+        MV_ASSIGN_OR_RETURN(SegmentRecord seg, DecodeSegment(r.payload));
+        held.insert(seg.hash);
+        return Status::Ok();
+      }
+      case RecordType::kDeltaSegment: {
+        MV_ASSIGN_OR_RETURN(DeltaSegmentRecord seg, DecodeDeltaSegment(r.payload));
+        held.insert(seg.hash);
+        return Status::Ok();
+      }
+      case RecordType::kBlock: {
+        MV_ASSIGN_OR_RETURN(BlockRecord block, DecodeBlock(r.payload));
+        for (const BlockEntry& e : block.entries) held.insert(e.hash);
+        return Status::Ok();
+      }
+      default:
+        break;
+    }
+    MV_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ManifestEntriesOf(r));
+    for (const ManifestEntry& e : entries) {
+      if (e.type == RecordType::kLink) continue;
+      MV_ASSIGN_OR_RETURN(MessageRecord m, message_of(e));
+      named.insert(m.segments.begin(), m.segments.end());
+    }
+    return Status::Ok();
+  }));
+  struct Stored {
+    SegmentLocation location;
+    Digest hash;
+  };
+  std::vector<Stored> stored;  // named segments whose catalogued copy is in the tail
+  for (const Digest& hash : named) {
+    MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, live->catalog_->FindSegment(hash));
+    if (!location) return Status::Corruption("compaction: segment " + ToHex(hash) + " is named but not stored");
+    if (location->record.pack >= first) stored.push_back(Stored{*location, hash});
+  }
+  for (const Digest& hash : held) report.unreferenced_segments += named.count(hash) ? 0 : 1;
+  named.clear();
+  held.clear();
+  // In stored order: each old block is decompressed once, and arrival order is kept.
+  std::sort(stored.begin(), stored.end(), [](const Stored& a, const Stored& b) {
+    return std::tie(a.location.record.pack, a.location.record.offset, a.location.block_offset) <
+           std::tie(b.location.record.pack, b.location.record.offset, b.location.block_offset);
+  });
+
+  // 2. The segments, recompressed.
+  const CompactedRecord what{first, tail.back(), options.clock->NowUnixSeconds()};
+  CompactionWriter out(*options.fs, work + "/packs", first, what, options.pack_size_limit);
+  const size_t block_bytes = std::max<size_t>(options.compact_block_bytes, 1);
+  const int level = options.compact_level;
+  std::map<Digest, SegmentRef> moved;
+  SegmentCodec codec;
+  std::string frame;
+  auto write_block = [&](std::string& plain, std::vector<BlockEntry>& entries) -> Status {
+    if (entries.empty()) return Status::Ok();
+    MV_RETURN_IF_ERROR(codec.Compress(plain, nullptr, level, &frame));
+    MV_ASSIGN_OR_RETURN(RecordLocation loc, out.Append(RecordType::kBlock,
+                                                       EncodeBlock(0, static_cast<uint32_t>(plain.size()),
+                                                                   entries, frame)));
+    int64_t offset = 0;
+    for (const BlockEntry& e : entries) {
+      moved[e.hash] = SegmentRef{loc.pack, loc.offset, offset};
+      offset += e.length;
+    }
+    plain.clear();
+    entries.clear();
+    return Status::Ok();
+  };
+  struct HeaderBlock {
+    Digest hash;
+    std::string plain;
+    size_t group;  // position of the first header block alike in this run
+  };
+  std::vector<HeaderBlock> headers;
+  size_t header_bytes = 0;
+  std::map<Digest, size_t> groups;  // HeaderSimilarityKey → group
+  auto flush_headers = [&]() -> Status {
+    std::stable_sort(headers.begin(), headers.end(),
+                     [](const HeaderBlock& a, const HeaderBlock& b) { return a.group < b.group; });
+    std::string plain;
+    std::vector<BlockEntry> entries;
+    for (const HeaderBlock& h : headers) {
+      if (!plain.empty() && plain.size() + h.plain.size() > block_bytes) {
+        MV_RETURN_IF_ERROR(write_block(plain, entries));
+      }
+      plain += h.plain;
+      entries.push_back(BlockEntry{h.hash, static_cast<uint32_t>(h.plain.size())});
+    }
+    MV_RETURN_IF_ERROR(write_block(plain, entries));
+    headers.clear();
+    header_bytes = 0;
+    groups.clear();
+    return Status::Ok();
+  };
+  std::string other;
+  std::vector<BlockEntry> other_entries;
+  std::string plain;
+  uint64_t done = 0;
+  for (const Stored& s : stored) {
+    // Checked against its SHA-256 on the way.
+    MV_RETURN_IF_ERROR(live->ReadSegment(s.hash, s.location, codec, &plain));
+    const auto length = static_cast<uint32_t>(plain.size());
+    if (progress) progress("segments", ++done, stored.size());
+    ++report.segments;
+    if (plain.size() > options.small_segment_bytes) {
+      MV_RETURN_IF_ERROR(codec.Compress(plain, nullptr, options.level, &frame));
+      if (static_cast<double>(frame.size()) < kIncompressible * static_cast<double>(plain.size())) {
+        MV_RETURN_IF_ERROR(codec.Compress(plain, nullptr, level, &frame));
+      }
+      MV_ASSIGN_OR_RETURN(RecordLocation loc,
+                          out.Append(RecordType::kSegment, EncodeSegment(s.hash, length, 0, frame)));
+      moved[s.hash] = SegmentRef{loc.pack, loc.offset, -1};
+      continue;
+    }
+    if (std::optional<Digest> key = HeaderSimilarityKey(plain)) {
+      const size_t group = groups.emplace(*key, headers.size()).first->second;
+      header_bytes += plain.size();
+      headers.push_back(HeaderBlock{s.hash, plain, group});
+      if (header_bytes >= kHeaderRunBlocks * block_bytes) MV_RETURN_IF_ERROR(flush_headers());
+      continue;
+    }
+    if (!other.empty() && other.size() + plain.size() > block_bytes) {
+      MV_RETURN_IF_ERROR(write_block(other, other_entries));
+    }
+    other += plain;
+    other_entries.push_back(BlockEntry{s.hash, length});
+  }
+  MV_RETURN_IF_ERROR(flush_headers());
+  MV_RETURN_IF_ERROR(write_block(other, other_entries));
+  stored.clear();
+
+  // 3. Manifests (segments named where they are now), events and the newest
+  // dictionary, in the tail's order.
+  const uint32_t newest_dictionary = live->dictionaries_.NewestId();
+  std::vector<Digest> moved_messages;
+  MV_RETURN_IF_ERROR(scan_tail([&](const ScannedRecord& r) -> Status {
+    if (r.type == RecordType::kEvent) return out.Append(RecordType::kEvent, r.payload).status();
+    if (r.type == RecordType::kDictionary) {
+      // Older dictionaries of the tail served only segments recompressed without one.
+      MV_ASSIGN_OR_RETURN(DictionaryRecord d, DecodeDictionary(r.payload));
+      if (d.id != newest_dictionary) return Status::Ok();
+      return out.Append(RecordType::kDictionary, r.payload).status();
+    }
+    MV_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ManifestEntriesOf(r));
+    if (entries.empty()) return Status::Ok();
+    for (ManifestEntry& e : entries) {
+      if (e.type == RecordType::kLink) continue;
+      MV_ASSIGN_OR_RETURN(MessageRecord m, message_of(e));
+      LocatedMessageRecord located{m.id, m.raw_length, m.archived_at, {}, m.provenance};
+      for (const Digest& hash : m.segments) {
+        auto it = moved.find(hash);
+        if (it != moved.end()) {
+          located.segments.push_back(it->second);
+          continue;
+        }
+        // Stored before the tail, which does not change.
+        MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, live->catalog_->FindSegment(hash));
+        if (!location || location->record.pack >= first) {
+          return Status::Internal("compaction: segment " + ToHex(hash) + " of message " + ToHex(m.id) +
+                                  " was not rewritten");
+        }
+        located.segments.push_back(
+            SegmentRef{location->record.pack, location->record.offset, location->block_offset});
+      }
+      e = ManifestEntry{RecordType::kLocatedMessage, EncodeLocatedMessage(located)};
+      moved_messages.push_back(m.id);
+    }
+    MV_ASSIGN_OR_RETURN(std::string payload, EncodeManifests(entries, level));
+    return out.Append(RecordType::kManifests, payload).status();
+  }));
+  moved.clear();
+  MV_RETURN_IF_ERROR(out.Finish());
+  report.packs_written = out.packs();
+  for (uint32_t id = first; id <= out.last_id(); ++id) {
+    report.bytes_after += FileSizeOrZero(work + "/packs/" + PackFileName(id));
+  }
+
+  // 4. A catalog for the new directory, by the replay `rebuild` uses, checked
+  // against the live one before anything is swapped.
+  {
+    ArchiveOptions work_options = options;
+    work_options.data_dir = work;
+    std::unique_ptr<Archive> fresh(new Archive(work_options));
+    MV_ASSIGN_OR_RETURN(fresh->catalog_, Catalog::Open(CatalogFile(work)));
+    VerifyReport damage;
+    MV_RETURN_IF_ERROR(fresh->Replay(/*rebuild=*/true, &damage));
+    if (!damage.ok()) {
+      return Status::Corruption("compaction: the rewritten packs do not replay cleanly: " +
+                                damage.faults.front().where + ": " + damage.faults.front().problem);
+    }
+    MV_RETURN_IF_ERROR(fresh->catalog_->CarryOverOperationalData(CatalogFile(dir)));
+    MV_ASSIGN_OR_RETURN(CatalogTotals before, live->catalog_->Totals());
+    MV_ASSIGN_OR_RETURN(CatalogTotals after, fresh->catalog_->Totals());
+    if (before.messages != after.messages || before.raw_bytes != after.raw_bytes ||
+        before.provenance_links != after.provenance_links) {
+      return Status::Internal("compaction: the rewritten packs hold " + std::to_string(after.messages) +
+                              " messages and " + std::to_string(after.provenance_links) +
+                              " provenance links, the archive " + std::to_string(before.messages) + " and " +
+                              std::to_string(before.provenance_links));
+    }
+    // Every moved message, read back from the new packs, whole and with its provenance.
+    done = 0;
+    for (const Digest& id : moved_messages) {
+      MV_ASSIGN_OR_RETURN(MessageInfo was, live->Info(id));
+      MV_ASSIGN_OR_RETURN(MessageInfo is, fresh->Info(id));
+      if (was.raw_length != is.raw_length || was.archived_at != is.archived_at ||
+          was.provenance != is.provenance) {
+        return Status::Internal("compaction: message " + ToHex(id) + " differs in the rewritten packs");
+      }
+      uint64_t length = 0;
+      MV_RETURN_IF_ERROR(fresh->ReadMessage(id, [&](std::string_view bytes) {
+        length += bytes.size();
+        return Status::Ok();
+      }).WithContext("compaction check"));
+      if (length != was.raw_length) {
+        return Status::Internal("compaction: message " + ToHex(id) + " reads back with another length");
+      }
+      ++report.messages;
+      if (progress) progress("messages checked", ++done, moved_messages.size());
+    }
+    MV_RETURN_IF_ERROR(fresh->catalog_->database().Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }
+  live.reset();
+
+  // 5. Commit: from here on an interrupted swap is completed, not undone.
+  MV_RETURN_IF_ERROR(WriteFileAtomically(MarkerPath(dir),
+                                         "packs " + std::to_string(first) + ".." + std::to_string(tail.back()) +
+                                             " compacted into " + std::to_string(report.packs_written) + "\n",
+                                         0640));
+  MV_RETURN_IF_ERROR(FinishCompaction(dir, *options.fs));
+  report.compacted = true;
+  return report;
+}
+
+}  // namespace mailvault
