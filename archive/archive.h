@@ -4,6 +4,8 @@
 //   catalog.sqlite   derived index (archive/catalog.h), rebuilt from packs on demand
 //   packs/           append-only pack files, the truth (archive/pack_format.h)
 //   lock             held (flock) by the one process that may write
+//   compact.tmp/, compact.commit
+//                    a compaction under way, and its commit (Archive::Compact)
 //
 // Writing: a caller streams messages into an IngestBatch and calls Commit();
 // Commit returns OK only when every record of the batch is fsynced in its pack
