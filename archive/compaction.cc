@@ -185,6 +185,16 @@ Result<CompactReport> Archive::Compact(
 
   const std::string work = WorkDir(dir);
   MV_RETURN_IF_ERROR(RemoveTree(work));
+  // A compaction that fails (a full disk, damage) leaves nothing behind; once
+  // the marker is written the work directory is what the swap needs.
+  bool committed = false;
+  struct RemoveWorkUnlessCommitted {
+    const std::string& work;
+    const bool& committed;
+    ~RemoveWorkUnlessCommitted() {
+      if (!committed) RemoveTree(work).IgnoreError();
+    }
+  } cleanup{work, committed};
   MV_RETURN_IF_ERROR(MakeDirs(work + "/packs"));
   // The packs before the tail stay as they are: the new directory links them.
   for (uint32_t id : packs) {
@@ -456,6 +466,7 @@ Result<CompactReport> Archive::Compact(
                                          "packs " + std::to_string(first) + ".." + std::to_string(tail.back()) +
                                              " compacted into " + std::to_string(report.packs_written) + "\n",
                                          0640));
+  committed = true;
   MV_RETURN_IF_ERROR(FinishCompaction(dir, *options.fs));
   report.compacted = true;
   return report;

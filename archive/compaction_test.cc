@@ -241,6 +241,73 @@ TEST_F(CompactionTest, SegmentsOfABatchNeverCommittedAreLeftOut) {
   ExpectVerifiesClean(*a);
 }
 
+TEST_F(CompactionTest, ATailOfLinksAndEventsOnlyIsCompactedToo) {
+  auto o = Options();
+  auto a = Open(o);
+  AddBatch(*a, 0);
+  a.reset();
+  ASSERT_TRUE(Archive::Compact(o).ok());
+  a = Open(o);
+  // Messages seen again elsewhere, and a ledger event: no new segment.
+  auto batch = a->NewBatch();
+  for (const auto& [id, bytes] : mails_) {
+    ASSERT_TRUE(batch->BeginMessage().ok());
+    ASSERT_TRUE(batch->Write(bytes).ok());
+    ASSERT_TRUE(batch->FinishMessage(Provenance{ProvenanceKind::kImport, 1700005000, "/backup.mbox", ToHex(id)}).ok());
+  }
+  batch->RecordEvent(EventRecord{static_cast<uint8_t>(LedgerEventKind::kDeletedByPolicy), 1700006000, "acct",
+                                 "U0.1.0", ""});
+  ASSERT_TRUE(batch->Commit().ok());
+  RememberProvenance(*a);
+  std::vector<LedgerEntry> ledger = Ledger(*a);
+  a.reset();
+  auto report = Archive::Compact(o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->compacted);
+  EXPECT_EQ(report->segments, 0u);
+  EXPECT_EQ(report->packs_written, 1u);
+  a = Open(o);
+  ExpectAllMessages(*a);
+  for (const auto& [id, provenance] : provenance_) EXPECT_GE(provenance.size(), 2u);
+  std::vector<LedgerEntry> after = Ledger(*a);
+  ASSERT_EQ(after.size(), ledger.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].deleted_at, ledger[i].deleted_at);
+  ExpectVerifiesClean(*a);
+}
+
+TEST_F(CompactionTest, AFullDiskStopsItAndLeavesTheArchiveAsItWas) {
+  auto o = Options();
+  auto a = Open(o);
+  AddBatch(*a, 0);
+  AddBatch(*a, 1);
+  RememberProvenance(*a);
+  a.reset();
+  const std::string pack = testing::ReadFile(PackPath(1));
+  // How much a compaction writes, learnt on a copy: the disk fills at its
+  // start, in its middle and just before its end.
+  const std::string copy = dir_.path() + "/copy";
+  fs::copy(o.data_dir, copy, fs::copy_options::recursive);
+  ArchiveOptions co = o;
+  co.data_dir = copy;
+  auto whole = Archive::Compact(co);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  for (uint64_t budget : {uint64_t{0}, whole->bytes_after / 2, whole->bytes_after - 100}) {
+    SCOPED_TRACE(budget);
+    FullDiskFileSystem full(budget);
+    ArchiveOptions fo = o;
+    fo.fs = &full;
+    auto report = Archive::Compact(fo);
+    ASSERT_FALSE(report.ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kNoSpace) << report.status().ToString();
+    EXPECT_FALSE(fs::exists(o.data_dir + "/compact.tmp"));
+    EXPECT_FALSE(fs::exists(o.data_dir + "/compact.commit"));
+    EXPECT_EQ(testing::ReadFile(PackPath(1)), pack);
+  }
+  a = Open(o);
+  ExpectAllMessages(*a);
+  ExpectVerifiesClean(*a);
+}
+
 TEST_F(CompactionTest, ADamagedPackIsLeftAlone) {
   auto o = Options();
   auto a = Open(o);
