@@ -149,5 +149,34 @@ TEST_F(SearchCliTest, SearchIndexesNewMailAndReindexRebuilds) {
             ResultIds(found));
 }
 
+// Compaction moves every segment and renumbers the catalog: the index, which
+// names messages by id, answers as before, and mail that arrives afterwards is
+// indexed.
+TEST_F(SearchCliTest, SearchAnswersTheSameAfterCompaction) {
+  ProcessResult before = Mailvault(data_, {"search", "--json", "--limit", "1000", "*"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  ASSERT_GT(Json(before.out)->getValue<uint64_t>("total"), 10u);
+  ProcessResult compact = Mailvault(data_, {"compact"});
+  ASSERT_EQ(compact.exit_code, 0) << compact.err;
+  ProcessResult after = Mailvault(data_, {"search", "--json", "--limit", "1000", "*"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(ResultIds(Json(after.out)), ResultIds(Json(before.out)));
+  ProcessResult subject = Mailvault(data_, {"search", "--json", "subject:test"});
+  auto first = Json(subject.out)->getArray("results")->getObject(0);
+  ProcessResult cat = Mailvault(data_, {"cat", first->getValue<std::string>("id")});
+  EXPECT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_NE(cat.out.find("Subject: test"), std::string::npos);
+
+  std::string eml = dir_.path() + "/later.eml";
+  testing::WriteFile(eml, "From: later@example.org\nSubject: after compaction\n"
+                          "Date: Sun, 02 Jun 2024 10:00:00 +0000\n\nquokkaparallax\n");
+  ASSERT_EQ(Mailvault(data_, {"import", eml}).exit_code, 0);
+  ProcessResult later = Mailvault(data_, {"search", "--json", "quokkaparallax"});
+  ASSERT_EQ(later.exit_code, 0) << later.err;
+  EXPECT_EQ(Json(later.out)->getValue<uint64_t>("total"), 1u);
+  ProcessResult all = Mailvault(data_, {"search", "--json", "--limit", "1000", "*"});
+  EXPECT_EQ(Json(all.out)->getValue<uint64_t>("total"), Json(before.out)->getValue<uint64_t>("total") + 1);
+}
+
 }  // namespace
 }  // namespace mailvault
