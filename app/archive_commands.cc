@@ -215,6 +215,7 @@ int RunStats(const GlobalFlags& g, bool json) {
     o.set("messages", s.messages);
     o.set("raw_bytes", s.raw_bytes);
     o.set("stored_bytes", s.stored_bytes);
+    o.set("uncompacted_bytes", s.uncompacted_bytes);
     o.set("unique_bytes", s.unique_bytes);
     o.set("catalog_bytes", s.catalog_bytes);
     o.set("segments", s.segments);
@@ -237,6 +238,10 @@ int RunStats(const GlobalFlags& g, bool json) {
   std::printf("stored bytes       %s  (%sx overall, %llu packs, %llu dictionaries)\n",
               FormatBytes(s.stored_bytes).c_str(), Fixed(Ratio(s.raw_bytes, s.stored_bytes)).c_str(),
               static_cast<unsigned long long>(s.packs), static_cast<unsigned long long>(s.dictionaries));
+  if (s.uncompacted_bytes > 0) {
+    std::printf("not compacted      %s  (written since the last `mailvault compact`)\n",
+                FormatBytes(s.uncompacted_bytes).c_str());
+  }
   std::printf("catalog            %s\n", FormatBytes(s.catalog_bytes).c_str());
   return 0;
 }

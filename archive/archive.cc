@@ -1134,8 +1134,12 @@ Result<ArchiveStats> Archive::Stats() {
     stats.dictionaries = t.dictionaries;
   }
   for (uint32_t id : ListPacks()) {
-    stats.stored_bytes += FileSizeOr0(packs_dir() + "/" + PackFileName(id));
+    const uint64_t size = FileSizeOr0(packs_dir() + "/" + PackFileName(id));
+    stats.stored_bytes += size;
     ++stats.packs;
+    // Packs after the last compacted one are what the next compaction rewrites.
+    MV_ASSIGN_OR_RETURN(bool compacted, PackIsCompacted(id));
+    stats.uncompacted_bytes = compacted ? 0 : stats.uncompacted_bytes + (size > kPackMagic.size() ? size : 0);
   }
   std::string catalog = CatalogPath(options_.data_dir);
   stats.catalog_bytes = FileSizeOr0(catalog) + FileSizeOr0(catalog + "-wal");

@@ -102,6 +102,7 @@ struct ArchiveStats {
   uint64_t messages = 0;
   uint64_t raw_bytes = 0;             // canonical bytes of all messages
   uint64_t stored_bytes = 0;          // pack files on disk
+  uint64_t uncompacted_bytes = 0;     // of which packs written since the last compaction
   uint64_t catalog_bytes = 0;         // catalog files on disk
   uint64_t segments = 0;
   uint64_t unique_bytes = 0;          // plain bytes of distinct segments (after dedup)

@@ -206,6 +206,8 @@ TEST_F(ArchiveCliTest, CompactShrinksThePacksAndKeepsEveryMessage) {
             std::string::npos)
       << compact.out;
   ProcessResult after = Mailvault(Data(), {"stats", "--json"});
+  EXPECT_EQ(field(before.out, "uncompacted_bytes"), field(before.out, "stored_bytes"));
+  EXPECT_EQ(field(after.out, "uncompacted_bytes"), 0u);
   EXPECT_EQ(field(after.out, "messages"), field(before.out, "messages"));
   EXPECT_EQ(field(after.out, "raw_bytes"), field(before.out, "raw_bytes"));
   EXPECT_LT(field(after.out, "stored_bytes"), field(before.out, "stored_bytes") * 9 / 10);

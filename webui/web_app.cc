@@ -1450,6 +1450,7 @@ Status WebApp::Impl::Stats(Call& c) {
   doc.set("messages", s.messages);
   doc.set("raw_bytes", s.raw_bytes);
   doc.set("stored_bytes", s.stored_bytes);
+  doc.set("uncompacted_bytes", s.uncompacted_bytes);
   doc.set("catalog_bytes", s.catalog_bytes);
   doc.set("unique_bytes", s.unique_bytes);
   doc.set("segments", s.segments);

@@ -784,6 +784,9 @@ TEST_F(WebAppTest, RunsLiveAndStats) {
   EXPECT_EQ(stats.json()->getValue<uint64_t>("messages"), 3u);
   EXPECT_EQ(stats.json()->getValue<uint64_t>("indexed"), 3u);
   EXPECT_GT(stats.json()->getValue<uint64_t>("stored_bytes"), 0u);
+  // Nothing compacted yet: every pack byte is still to be compacted.
+  EXPECT_EQ(stats.json()->getValue<uint64_t>("uncompacted_bytes"),
+            stats.json()->getValue<uint64_t>("stored_bytes"));
   auto per_day = stats.json()->getArray("archived_per_day");
   ASSERT_EQ(per_day->size(), 1u);
   EXPECT_EQ(per_day->getObject(0)->getValue<uint64_t>("messages"), 3u);
