@@ -235,6 +235,12 @@ Result<CompactReport> Archive::Compact(
   // sets or maps here and below: a first compaction of years of mail names
   // millions of segments.)
   std::vector<Digest> named;
+  size_t distinct = 0;  // named[0, distinct) is sorted and unique
+  auto dedup = [&] {
+    std::sort(named.begin(), named.end());
+    named.erase(std::unique(named.begin(), named.end()), named.end());
+    distinct = named.size();
+  };
   MV_RETURN_IF_ERROR(scan_tail([&](const ScannedRecord& r) -> Status {
     MV_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ManifestEntriesOf(r));
     for (const ManifestEntry& e : entries) {
@@ -242,10 +248,11 @@ Result<CompactReport> Archive::Compact(
       MV_ASSIGN_OR_RETURN(MessageRecord m, message_of(e));
       named.insert(named.end(), m.segments.begin(), m.segments.end());
     }
+    // Copies of one mail name the same body: repeats are dropped as they pile up.
+    if (named.size() > 2 * distinct + 65536) dedup();
     return Status::Ok();
   }));
-  std::sort(named.begin(), named.end());
-  named.erase(std::unique(named.begin(), named.end()), named.end());
+  dedup();
   struct Stored {
     SegmentLocation location;
     Digest hash;
