@@ -1137,9 +1137,11 @@ Result<ArchiveStats> Archive::Stats() {
     const uint64_t size = FileSizeOr0(packs_dir() + "/" + PackFileName(id));
     stats.stored_bytes += size;
     ++stats.packs;
-    // Packs after the last compacted one are what the next compaction rewrites.
-    MV_ASSIGN_OR_RETURN(bool compacted, PackIsCompacted(id));
-    stats.uncompacted_bytes = compacted ? 0 : stats.uncompacted_bytes + (size > kPackMagic.size() ? size : 0);
+    // Packs after the last compacted one are what the next compaction rewrites
+    // (a pack that cannot be read counts as not compacted: stats are not verify).
+    Result<bool> compacted = PackIsCompacted(id);
+    const bool is_compacted = compacted.ok() && *compacted;
+    stats.uncompacted_bytes = is_compacted ? 0 : stats.uncompacted_bytes + (size > kPackMagic.size() ? size : 0);
   }
   std::string catalog = CatalogPath(options_.data_dir);
   stats.catalog_bytes = FileSizeOr0(catalog) + FileSizeOr0(catalog + "-wal");
