@@ -24,6 +24,7 @@
 
 #include "archive/archive.h"
 #include "archive/segment_ref_resolver.h"
+#include "archive/sqlite.h"
 #include "base/log.h"
 
 namespace mailvault {
@@ -50,6 +51,14 @@ uint64_t FileSizeOrZero(const std::string& path) {
 Status Rename(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "rename " + from + " to " + to);
   return Status::Ok();
+}
+
+// A hash kept in the scratch database (a 32-byte blob), or nullopt.
+std::optional<Digest> DigestOfColumn(std::string_view blob) {
+  if (blob.size() != Digest().size()) return std::nullopt;
+  Digest d;
+  std::copy(blob.begin(), blob.end(), d.begin());
+  return d;
 }
 
 // The entries of a record that holds manifests: a manifests record's, or a
@@ -231,56 +240,76 @@ Result<CompactReport> Archive::Compact(
     return m;
   };
 
-  // 1. Which segments the tail's messages name. (Sorted vectors rather than
-  // sets or maps here and below: a first compaction of years of mail names
-  // millions of segments.)
-  std::vector<Digest> named;
-  size_t distinct = 0;  // named[0, distinct) is sorted and unique
-  auto dedup = [&] {
-    std::sort(named.begin(), named.end());
-    named.erase(std::unique(named.begin(), named.end()), named.end());
-    distinct = named.size();
-  };
-  MV_RETURN_IF_ERROR(scan_tail([&](const ScannedRecord& r) -> Status {
+  // The tail's lists (the segments named, where they are, where they went)
+  // live in a scratch database in the work directory, not in memory: a first
+  // compaction of years of mail names millions of segments, and memory must
+  // not grow with the archive (ARCHITECTURE.md invariant 6). Not durable: it
+  // is gone with the work directory.
+  MV_ASSIGN_OR_RETURN(SqliteDatabase scratch, SqliteDatabase::Open(work + "/scratch.sqlite", true));
+  MV_RETURN_IF_ERROR(scratch.Exec(
+      "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+      "CREATE TABLE named(hash BLOB PRIMARY KEY) WITHOUT ROWID;"
+      "CREATE TABLE stored(pack INTEGER, offset INTEGER, block_offset INTEGER, length INTEGER,"
+      "                    raw_length INTEGER, dictionary INTEGER, hash BLOB);"
+      "CREATE TABLE moved(hash BLOB PRIMARY KEY, pack INTEGER, offset INTEGER, block_offset INTEGER)"
+      "  WITHOUT ROWID;"
+      "CREATE TABLE moved_messages(id BLOB);"
+      "BEGIN"));
+
+  // 1. Which segments the tail's messages name, and where the catalog has them.
+  MV_ASSIGN_OR_RETURN(SqliteStatement name, scratch.Prepare("INSERT OR IGNORE INTO named VALUES(?)"));
+  Status named = scan_tail([&](const ScannedRecord& r) -> Status {
     MV_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ManifestEntriesOf(r));
     for (const ManifestEntry& e : entries) {
       if (e.type == RecordType::kLink) continue;
       MV_ASSIGN_OR_RETURN(MessageRecord m, message_of(e));
-      named.insert(named.end(), m.segments.begin(), m.segments.end());
+      for (const Digest& hash : m.segments) {
+        name.BindBlob(1, AsBytes(hash));
+        MV_RETURN_IF_ERROR(name.Run());
+        name.Reset();
+      }
     }
-    // Copies of one mail name the same body: repeats are dropped as they pile up.
-    if (named.size() > 2 * distinct + 65536) dedup();
     return Status::Ok();
-  }));
-  dedup();
-  struct Stored {
-    SegmentLocation location;
-    Digest hash;
-  };
-  std::vector<Stored> stored;  // named segments whose catalogued copy is in the tail
-  for (const Digest& hash : named) {
-    MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, live->catalog_->FindSegment(hash));
-    if (!location) return Status::Corruption("compaction: segment " + ToHex(hash) + " is named but not stored");
-    if (location->record.pack >= first) stored.push_back(Stored{*location, hash});
+  });
+  MV_RETURN_IF_ERROR(named);
+  uint64_t stored_count = 0;  // named segments whose catalogued copy is in the tail
+  {
+    MV_ASSIGN_OR_RETURN(SqliteStatement each, scratch.Prepare("SELECT hash FROM named"));
+    MV_ASSIGN_OR_RETURN(SqliteStatement store, scratch.Prepare("INSERT INTO stored VALUES(?,?,?,?,?,?,?)"));
+    for (;;) {
+      MV_ASSIGN_OR_RETURN(bool row, each.Step());
+      if (!row) break;
+      std::optional<Digest> hash = DigestOfColumn(each.ColumnBlob(0));
+      if (!hash) return Status::Internal("compaction: a malformed hash in the scratch database");
+      MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> l, live->catalog_->FindSegment(*hash));
+      if (!l) return Status::Corruption("compaction: segment " + ToHex(*hash) + " is named but not stored");
+      if (l->record.pack < first) continue;  // before the tail: stays where it is
+      store.Bind(1, l->record.pack).Bind(2, static_cast<int64_t>(l->record.offset)).Bind(3, l->block_offset);
+      store.Bind(4, l->record.length).Bind(5, l->raw_length).Bind(6, l->dictionary).BindBlob(7, AsBytes(*hash));
+      MV_RETURN_IF_ERROR(store.Run());
+      store.Reset();
+      ++stored_count;
+    }
   }
-  std::vector<Digest>().swap(named);
   MV_ASSIGN_OR_RETURN(int64_t catalogued_in_tail,
                       live->catalog_->database().QueryInt("SELECT count(*) FROM segments WHERE pack >= " +
                                                           std::to_string(first)));
   report.unreferenced_segments =
-      catalogued_in_tail > static_cast<int64_t>(stored.size()) ? catalogued_in_tail - stored.size() : 0;
-  // In stored order: each old block is decompressed once, and arrival order is kept.
-  std::sort(stored.begin(), stored.end(), [](const Stored& a, const Stored& b) {
-    return std::tie(a.location.record.pack, a.location.record.offset, a.location.block_offset) <
-           std::tie(b.location.record.pack, b.location.record.offset, b.location.block_offset);
-  });
+      catalogued_in_tail > static_cast<int64_t>(stored_count) ? catalogued_in_tail - stored_count : 0;
 
   // 2. The segments, recompressed.
   const CompactedRecord what{first, tail.back(), options.clock->NowUnixSeconds()};
   CompactionWriter out(*options.fs, work + "/packs", first, what, options.pack_size_limit);
   const size_t block_bytes = std::max<size_t>(options.compact_block_bytes, 1);
   const int level = options.compact_level;
-  std::vector<std::pair<Digest, SegmentRef>> moved;  // sorted by hash after step 2
+  MV_ASSIGN_OR_RETURN(SqliteStatement move, scratch.Prepare("INSERT OR REPLACE INTO moved VALUES(?,?,?,?)"));
+  auto record_move = [&](const Digest& hash, const SegmentRef& ref) -> Status {
+    move.BindBlob(1, AsBytes(hash)).Bind(2, ref.pack).Bind(3, static_cast<int64_t>(ref.offset));
+    move.Bind(4, ref.block_offset);
+    Status st = move.Run();
+    move.Reset();
+    return st;
+  };
   SegmentCodec codec;
   std::string frame;
   auto write_block = [&](std::string& plain, std::vector<BlockEntry>& entries) -> Status {
@@ -291,7 +320,7 @@ Result<CompactReport> Archive::Compact(
                                                                    entries, frame)));
     int64_t offset = 0;
     for (const BlockEntry& e : entries) {
-      moved.emplace_back(e.hash, SegmentRef{loc.pack, loc.offset, offset});
+      MV_RETURN_IF_ERROR(record_move(e.hash, SegmentRef{loc.pack, loc.offset, offset}));
       offset += e.length;
     }
     plain.clear();
@@ -328,11 +357,26 @@ Result<CompactReport> Archive::Compact(
   std::vector<BlockEntry> other_entries;
   std::string plain;
   uint64_t done = 0;
-  for (const Stored& s : stored) {
+  // In stored order: each old block is decompressed once, and arrival order is kept.
+  MV_ASSIGN_OR_RETURN(SqliteStatement in_order,
+                      scratch.Prepare("SELECT pack, offset, block_offset, length, raw_length, dictionary, hash "
+                                      "FROM stored ORDER BY pack, offset, block_offset"));
+  for (;;) {
+    MV_ASSIGN_OR_RETURN(bool row, in_order.Step());
+    if (!row) break;
+    SegmentLocation location;
+    location.record.pack = static_cast<uint32_t>(in_order.ColumnInt(0));
+    location.record.offset = static_cast<uint64_t>(in_order.ColumnInt(1));
+    location.block_offset = in_order.ColumnInt(2);
+    location.record.length = static_cast<uint32_t>(in_order.ColumnInt(3));
+    location.raw_length = static_cast<uint32_t>(in_order.ColumnInt(4));
+    location.dictionary = static_cast<uint32_t>(in_order.ColumnInt(5));
+    const std::optional<Digest> hash = DigestOfColumn(in_order.ColumnBlob(6));
+    if (!hash) return Status::Internal("compaction: a malformed hash in the scratch database");
     // Checked against its SHA-256 on the way.
-    MV_RETURN_IF_ERROR(live->ReadSegment(s.hash, s.location, codec, &plain));
+    MV_RETURN_IF_ERROR(live->ReadSegment(*hash, location, codec, &plain));
     const auto length = static_cast<uint32_t>(plain.size());
-    if (progress) progress("segments", ++done, stored.size());
+    if (progress) progress("segments", ++done, stored_count);
     ++report.segments;
     if (plain.size() > options.small_segment_bytes) {
       MV_RETURN_IF_ERROR(codec.Compress(plain, nullptr, options.level, &frame));
@@ -340,14 +384,14 @@ Result<CompactReport> Archive::Compact(
         MV_RETURN_IF_ERROR(codec.Compress(plain, nullptr, level, &frame));
       }
       MV_ASSIGN_OR_RETURN(RecordLocation loc,
-                          out.Append(RecordType::kSegment, EncodeSegment(s.hash, length, 0, frame)));
-      moved.emplace_back(s.hash, SegmentRef{loc.pack, loc.offset, -1});
+                          out.Append(RecordType::kSegment, EncodeSegment(*hash, length, 0, frame)));
+      MV_RETURN_IF_ERROR(record_move(*hash, SegmentRef{loc.pack, loc.offset, -1}));
       continue;
     }
     if (std::optional<Digest> key = HeaderSimilarityKey(plain)) {
       const size_t group = groups.emplace(*key, headers.size()).first->second;
       header_bytes += plain.size();
-      headers.push_back(HeaderBlock{s.hash, plain, group});
+      headers.push_back(HeaderBlock{*hash, plain, group});
       if (header_bytes >= kHeaderRunBlocks * block_bytes) MV_RETURN_IF_ERROR(flush_headers());
       continue;
     }
@@ -355,19 +399,19 @@ Result<CompactReport> Archive::Compact(
       MV_RETURN_IF_ERROR(write_block(other, other_entries));
     }
     other += plain;
-    other_entries.push_back(BlockEntry{s.hash, length});
+    other_entries.push_back(BlockEntry{*hash, length});
   }
   MV_RETURN_IF_ERROR(flush_headers());
   MV_RETURN_IF_ERROR(write_block(other, other_entries));
-  std::vector<Stored>().swap(stored);
-  std::sort(moved.begin(), moved.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
 
   // 3. Manifests (segments named where they are now), events and the newest
   // dictionary, in the tail's order.
   const uint32_t newest_dictionary = live->dictionaries_.NewestId();
-  std::vector<Digest> moved_messages;
-  MV_RETURN_IF_ERROR(scan_tail([&](const ScannedRecord& r) -> Status {
+  MV_ASSIGN_OR_RETURN(SqliteStatement where_now,
+                      scratch.Prepare("SELECT pack, offset, block_offset FROM moved WHERE hash=?"));
+  MV_ASSIGN_OR_RETURN(SqliteStatement note_moved, scratch.Prepare("INSERT INTO moved_messages VALUES(?)"));
+  uint64_t moved_messages = 0;
+  Status rewritten = scan_tail([&](const ScannedRecord& r) -> Status {
     if (r.type == RecordType::kEvent) return out.Append(RecordType::kEvent, r.payload).status();
     if (r.type == RecordType::kDictionary) {
       // Older dictionaries of the tail served only segments recompressed without one.
@@ -382,12 +426,15 @@ Result<CompactReport> Archive::Compact(
       MV_ASSIGN_OR_RETURN(MessageRecord m, message_of(e));
       LocatedMessageRecord located{m.id, m.raw_length, m.archived_at, {}, m.provenance};
       for (const Digest& hash : m.segments) {
-        auto it = std::lower_bound(moved.begin(), moved.end(), hash,
-                                   [](const auto& entry, const Digest& h) { return entry.first < h; });
-        if (it != moved.end() && it->first == hash) {
-          located.segments.push_back(it->second);
-          continue;
+        where_now.BindBlob(1, AsBytes(hash));
+        MV_ASSIGN_OR_RETURN(bool found, where_now.Step());
+        if (found) {
+          located.segments.push_back(SegmentRef{static_cast<uint32_t>(where_now.ColumnInt(0)),
+                                                static_cast<uint64_t>(where_now.ColumnInt(1)),
+                                                where_now.ColumnInt(2)});
         }
+        where_now.Reset();
+        if (found) continue;
         // Stored before the tail, which does not change.
         MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, live->catalog_->FindSegment(hash));
         if (!location || location->record.pack >= first) {
@@ -398,12 +445,15 @@ Result<CompactReport> Archive::Compact(
             SegmentRef{location->record.pack, location->record.offset, location->block_offset});
       }
       e = ManifestEntry{RecordType::kLocatedMessage, EncodeLocatedMessage(located)};
-      moved_messages.push_back(m.id);
+      note_moved.BindBlob(1, AsBytes(m.id));
+      MV_RETURN_IF_ERROR(note_moved.Run());
+      note_moved.Reset();
+      ++moved_messages;
     }
     MV_ASSIGN_OR_RETURN(std::string payload, EncodeManifests(entries, level));
     return out.Append(RecordType::kManifests, payload).status();
-  }));
-  std::vector<std::pair<Digest, SegmentRef>>().swap(moved);
+  });
+  MV_RETURN_IF_ERROR(rewritten);
   MV_RETURN_IF_ERROR(out.Finish());
   report.packs_written = out.packs();
   for (uint32_t id = first; id <= out.last_id(); ++id) {
@@ -435,7 +485,13 @@ Result<CompactReport> Archive::Compact(
     }
     // Every moved message, read back from the new packs, whole and with its provenance.
     done = 0;
-    for (const Digest& id : moved_messages) {
+    MV_ASSIGN_OR_RETURN(SqliteStatement each, scratch.Prepare("SELECT id FROM moved_messages ORDER BY rowid"));
+    for (;;) {
+      MV_ASSIGN_OR_RETURN(bool row, each.Step());
+      if (!row) break;
+      const std::optional<Digest> moved_id = DigestOfColumn(each.ColumnBlob(0));
+      if (!moved_id) return Status::Internal("compaction: a malformed id in the scratch database");
+      const Digest& id = *moved_id;
       MV_ASSIGN_OR_RETURN(MessageInfo was, live->Info(id));
       MV_ASSIGN_OR_RETURN(MessageInfo is, fresh->Info(id));
       if (was.raw_length != is.raw_length || was.archived_at != is.archived_at ||
@@ -451,7 +507,7 @@ Result<CompactReport> Archive::Compact(
         return Status::Internal("compaction: message " + ToHex(id) + " reads back with another length");
       }
       ++report.messages;
-      if (progress) progress("messages checked", ++done, moved_messages.size());
+      if (progress) progress("messages checked", ++done, moved_messages);
     }
     MV_RETURN_IF_ERROR(fresh->catalog_->database().Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   }
