@@ -20,7 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <tuple>
+#include <map>
 
 #include "archive/archive.h"
 #include "archive/segment_ref_resolver.h"
