@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,13 +14,6 @@
 
 namespace mailvault {
 namespace {
-
-std::string CatalogPath(const std::string& data_dir) { return data_dir + "/catalog.sqlite"; }
-
-uint64_t FileSizeOr0(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-}
 
 constexpr size_t kBaseCacheEntries = 256;
 constexpr size_t kSimilarHeadersLimit = 500000;
@@ -422,6 +414,14 @@ Result<bool> Archive::PackIsCompacted(uint32_t id) {
   return header.size() == 1 && static_cast<uint8_t>(header[0]) == static_cast<uint8_t>(RecordType::kCompacted);
 }
 
+uint32_t Archive::FirstUncompactedPack(const std::vector<uint32_t>& packs) {
+  for (auto it = packs.rbegin(); it != packs.rend(); ++it) {
+    Result<bool> compacted = PackIsCompacted(*it);
+    if (compacted.ok() && *compacted) return *it + 1;
+  }
+  return 1;
+}
+
 std::vector<uint32_t> Archive::ListPacks() const {
   std::vector<uint32_t> ids;
   DIR* d = ::opendir(packs_dir().c_str());
@@ -477,7 +477,7 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
     auto wm = watermarks.find(id);
     if (!rebuild && wm != watermarks.end()) scan.from = wm->second;
     scan.skip_bad_records = rebuild;
-    if (!rebuild && FileSizeOr0(path) <= scan.from) continue;
+    if (!rebuild && FileSizeOrZero(path) <= scan.from) continue;
 
     // A message (or link) manifest: catalogue it if its segments are all there.
     auto apply_manifest = [&](RecordType type, std::string_view payload, const RecordLocation& loc,
@@ -589,7 +589,7 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
         if (damage) damage->faults.push_back({where, outcome.damage_reason});
       } else {
         // Past the watermark nothing was committed: the damaged rest is a torn tail.
-        uint64_t size = FileSizeOr0(path);
+        uint64_t size = FileSizeOrZero(path);
         LogWarning(path + ": torn tail at offset " + std::to_string(outcome.damage_offset) + " (" +
                    outcome.damage_reason + "); cutting " +
                    std::to_string(size - outcome.damage_offset) + " bytes");
@@ -606,7 +606,7 @@ Status Archive::Replay(bool rebuild, VerifyReport* damage) {
       // Records skipped by a rebuild are damage that verify reports, not a torn
       // tail: the watermark goes past them, or the next open would cut every
       // committed record that follows them.
-      end = FileSizeOr0(path);
+      end = FileSizeOrZero(path);
     }
     if (!rebuild || !outcome.damaged) {
       // What we replayed must be durable before the catalog says so.
@@ -1133,18 +1133,16 @@ Result<ArchiveStats> Archive::Stats() {
     stats.provenance_links = t.provenance_links;
     stats.dictionaries = t.dictionaries;
   }
-  for (uint32_t id : ListPacks()) {
-    const uint64_t size = FileSizeOr0(packs_dir() + "/" + PackFileName(id));
+  const std::vector<uint32_t> packs = ListPacks();
+  const uint32_t first_uncompacted = FirstUncompactedPack(packs);
+  for (uint32_t id : packs) {
+    const uint64_t size = FileSizeOrZero(packs_dir() + "/" + PackFileName(id));
     stats.stored_bytes += size;
     ++stats.packs;
-    // Packs after the last compacted one are what the next compaction rewrites
-    // (a pack that cannot be read counts as not compacted: stats are not verify).
-    Result<bool> compacted = PackIsCompacted(id);
-    const bool is_compacted = compacted.ok() && *compacted;
-    stats.uncompacted_bytes = is_compacted ? 0 : stats.uncompacted_bytes + (size > kPackMagic.size() ? size : 0);
+    if (id >= first_uncompacted && size > kPackMagic.size()) stats.uncompacted_bytes += size;
   }
   std::string catalog = CatalogPath(options_.data_dir);
-  stats.catalog_bytes = FileSizeOr0(catalog) + FileSizeOr0(catalog + "-wal");
+  stats.catalog_bytes = FileSizeOrZero(catalog) + FileSizeOrZero(catalog + "-wal");
   return stats;
 }
 

@@ -322,6 +322,11 @@ class Archive {
   static Status FinishCompaction(const std::string& data_dir, FileSystem& fs);
   // Whether pack `id` was written by compaction (its first record says so).
   Result<bool> PackIsCompacted(uint32_t id);
+  // The first of `packs` (ascending) that the next compaction rewrites: the
+  // one after the newest compacted pack, found from the newest back (only the
+  // tail is read). A pack whose first record cannot be read counts as not
+  // compacted (compaction then fails reading it; stats are not verify).
+  uint32_t FirstUncompactedPack(const std::vector<uint32_t>& packs);
   Status Initialize();
   Status Replay(bool rebuild, VerifyReport* damage);
   Status LoadDictionaries();

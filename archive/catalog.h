@@ -23,6 +23,9 @@
 
 namespace mailvault {
 
+// The catalog file of the data directory `data_dir`.
+inline std::string CatalogPath(const std::string& data_dir) { return data_dir + "/catalog.sqlite"; }
+
 // The schema version this program writes (see catalog_schema.cc).
 int CatalogSchemaVersion();
 

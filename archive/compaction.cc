@@ -15,7 +15,6 @@
 // checked before the marker compact.commit is written. FinishCompaction then
 // renames the directories; an open that finds the marker finishes the renames.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,7 +32,6 @@ namespace {
 std::string MarkerPath(const std::string& dir) { return dir + "/compact.commit"; }
 std::string WorkDir(const std::string& dir) { return dir + "/compact.tmp"; }
 std::string OldPacksDir(const std::string& dir) { return dir + "/packs.old"; }
-std::string CatalogFile(const std::string& dir) { return dir + "/catalog.sqlite"; }
 
 // Header blocks gathered (in compact_block_bytes) before those alike are put
 // side by side: copies of one mail usually arrive close together.
@@ -42,11 +40,6 @@ constexpr size_t kHeaderRunBlocks = 8;
 // bytes is stored as that frame: base64 of compressed data (most attachments)
 // comes to ~0.76 at any level, and level 19 would only cost time.
 constexpr double kIncompressible = 0.8;
-
-uint64_t FileSizeOrZero(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-}
 
 Status Rename(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "rename " + from + " to " + to);
@@ -145,11 +138,11 @@ Status Archive::FinishCompaction(const std::string& dir, FileSystem& fs) {
     MV_RETURN_IF_ERROR(Rename(work + "/packs", packs));
     MV_RETURN_IF_ERROR(fs.SyncDir(dir));
   }
-  const std::string catalog = CatalogFile(dir);
-  if (PathExists(CatalogFile(work))) {
+  const std::string catalog = CatalogPath(dir);
+  if (PathExists(CatalogPath(work))) {
     // The rebuilt catalog was checkpointed and closed: it is whole without a WAL.
     for (const char* suffix : {"-wal", "-shm"}) ::unlink((catalog + suffix).c_str());
-    MV_RETURN_IF_ERROR(Rename(CatalogFile(work), catalog));
+    MV_RETURN_IF_ERROR(Rename(CatalogPath(work), catalog));
     MV_RETURN_IF_ERROR(fs.SyncDir(dir));
   }
   MV_RETURN_IF_ERROR(RemoveTree(old_packs));
@@ -173,11 +166,7 @@ Result<CompactReport> Archive::Compact(
 
   CompactReport report;
   const std::vector<uint32_t> packs = live->ListPacks();
-  uint32_t first = 1;
-  for (uint32_t id : packs) {
-    MV_ASSIGN_OR_RETURN(bool compacted, live->PackIsCompacted(id));
-    if (compacted) first = id + 1;
-  }
+  const uint32_t first = live->FirstUncompactedPack(packs);
   std::vector<uint32_t> tail;
   uint64_t tail_records = 0;
   for (uint32_t id : packs) {
@@ -466,14 +455,14 @@ Result<CompactReport> Archive::Compact(
     ArchiveOptions work_options = options;
     work_options.data_dir = work;
     std::unique_ptr<Archive> fresh(new Archive(work_options));
-    MV_ASSIGN_OR_RETURN(fresh->catalog_, Catalog::Open(CatalogFile(work)));
+    MV_ASSIGN_OR_RETURN(fresh->catalog_, Catalog::Open(CatalogPath(work)));
     VerifyReport damage;
     MV_RETURN_IF_ERROR(fresh->Replay(/*rebuild=*/true, &damage));
     if (!damage.ok()) {
       return Status::Corruption("compaction: the rewritten packs do not replay cleanly: " +
                                 damage.faults.front().where + ": " + damage.faults.front().problem);
     }
-    MV_RETURN_IF_ERROR(fresh->catalog_->CarryOverOperationalData(CatalogFile(dir)));
+    MV_RETURN_IF_ERROR(fresh->catalog_->CarryOverOperationalData(CatalogPath(dir)));
     MV_ASSIGN_OR_RETURN(CatalogTotals before, live->catalog_->Totals());
     MV_ASSIGN_OR_RETURN(CatalogTotals after, fresh->catalog_->Totals());
     if (before.messages != after.messages || before.raw_bytes != after.raw_bytes ||

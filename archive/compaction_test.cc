@@ -103,6 +103,13 @@ class CompactionTest : public ArchiveFixture {
       EXPECT_EQ(info->provenance, provenance);
     }
   }
+  // The archive at `o` opens, holds every message as it was, and verifies clean.
+  void ExpectIntact(const ArchiveOptions& o) {
+    auto a = Open(o);
+    ASSERT_NE(a, nullptr);
+    ExpectAllMessages(*a);
+    ExpectVerifiesClean(*a);
+  }
   void RememberProvenance(Archive& a) {
     for (const auto& [id, bytes] : mails_) provenance_[id] = a.Info(id)->provenance;
   }
@@ -236,9 +243,7 @@ TEST_F(CompactionTest, SegmentsOfABatchNeverCommittedAreLeftOut) {
   auto report = Archive::Compact(o);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_GT(report->unreferenced_segments, 12u);
-  a = Open(o);
-  ExpectAllMessages(*a);
-  ExpectVerifiesClean(*a);
+  ExpectIntact(o);
 }
 
 TEST_F(CompactionTest, ATailOfLinksAndEventsOnlyIsCompactedToo) {
@@ -303,9 +308,7 @@ TEST_F(CompactionTest, AFullDiskStopsItAndLeavesTheArchiveAsItWas) {
     EXPECT_FALSE(fs::exists(o.data_dir + "/compact.commit"));
     EXPECT_EQ(testing::ReadFile(PackPath(1)), pack);
   }
-  a = Open(o);
-  ExpectAllMessages(*a);
-  ExpectVerifiesClean(*a);
+  ExpectIntact(o);
 }
 
 TEST_F(CompactionTest, ADamagedPackIsLeftAlone) {

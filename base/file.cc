@@ -192,6 +192,11 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+uint64_t FileSizeOrZero(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
 Status RemoveTree(const std::string& path) {
   std::error_code ec;
   // remove_all does not follow symbolic links: it removes the link, not its target.

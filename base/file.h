@@ -86,6 +86,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view data, int m
 Status MakeDirs(const std::string& path);
 bool PathExists(const std::string& path);
 bool IsDirectory(const std::string& path);
+// Size of the file at `path`, or 0 when it cannot be stat'ed.
+uint64_t FileSizeOrZero(const std::string& path);
 // Removes `path` and, for a directory, everything in it. OK when it does not exist.
 Status RemoveTree(const std::string& path);
 
