@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,8 +56,19 @@ std::optional<Digest> HeaderSimilarityKey(std::string_view block) {
 
 // ---------------------------------------------------------------- IngestBatch
 
+IngestBatch::Registration::Registration(Archive* archive) : archive_(archive) {
+  std::lock_guard lock(archive_->mutex_);
+  ++archive_->batches_;
+}
+
+IngestBatch::Registration::~Registration() {
+  std::lock_guard lock(archive_->mutex_);
+  --archive_->batches_;
+}
+
 IngestBatch::IngestBatch(Archive* archive)
     : archive_(archive),
+      registration_(archive),
       segmenter_(archive->options_.segmenter,
                  [this](std::string_view segment) { return StoreSegment(segment); }),
       compressor_(archive->options_.level,
@@ -81,6 +93,14 @@ IngestBatch::~IngestBatch() = default;
 Status IngestBatch::BeginMessage() {
   if (open_) return Status::Internal("BeginMessage while a message is open");
   if (!archive_->writable_) return Status::PermissionDenied("the archive is open read-only");
+  {
+    std::lock_guard lock(archive_->mutex_);
+    if (!archive_->broken_.ok()) return archive_->broken_;
+    if (archive_->compacting_) {
+      return Status::Unavailable("the archive in " + archive_->options_.data_dir +
+                                 " is being compacted; write again when it ends");
+    }
+  }
   open_ = true;
   failure_ = Status::Ok();
   length_ = 0;
@@ -374,6 +394,7 @@ Status Archive::Initialize() {
   if (!IsDirectory(packs_dir())) {
     return Status::NotFound(dir + " is not a mailvault data directory (no packs/)");
   }
+  packs_inode_ = PacksInode();
 
   MV_ASSIGN_OR_RETURN(catalog_, Catalog::Open(CatalogPath(dir)));
   MV_RETURN_IF_ERROR(LoadDictionaries());
@@ -1022,6 +1043,7 @@ Result<Digest> Archive::Resolve(std::string_view text) {
   std::vector<Digest> found;
   {
     std::lock_guard lock(mutex_);
+    if (!broken_.ok()) return broken_;
     MV_ASSIGN_OR_RETURN(found, catalog_->FindByPrefix(prefix, 2));
   }
   if (found.empty()) return Status::NotFound("no message with id " + prefix);
@@ -1045,6 +1067,7 @@ MessageInfo InfoOfRow(const MessageRow& row) {
 
 Result<MessageInfo> Archive::Info(const Digest& id) {
   std::lock_guard lock(mutex_);
+  if (!broken_.ok()) return broken_;
   MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
   if (!row) return Status::NotFound("no message with id " + ToHex(id));
   MessageInfo info = InfoOfRow(*row);
@@ -1053,9 +1076,29 @@ Result<MessageInfo> Archive::Info(const Digest& id) {
 }
 
 Status Archive::ReadMessage(const Digest& id, const std::function<Status(std::string_view)>& sink) {
+  SwapGate::Shared in(gate_);
+  return Explain(ReadMessageInGate(id, sink));
+}
+
+ino_t Archive::PacksInode() const {
+  struct stat st;
+  return ::stat(packs_dir().c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+Status Archive::Explain(Status failure) const {
+  if (failure.ok() || failure.code() == StatusCode::kInvalidArgument) return failure;
+  if (PacksInode() != packs_inode_) {
+    return Status::Unavailable("the archive in " + options_.data_dir +
+                               " was compacted while this read it (" + failure.message() + "); try again");
+  }
+  return failure;
+}
+
+Status Archive::ReadMessageInGate(const Digest& id, const std::function<Status(std::string_view)>& sink) {
   std::vector<std::pair<Digest, SegmentLocation>> parts;
   {
     std::lock_guard lock(mutex_);
+    if (!broken_.ok()) return broken_;
     MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
     if (!row) return Status::NotFound("no message with id " + ToHex(id));
     for (const Digest& seg : row->segments) {
@@ -1082,6 +1125,7 @@ Status Archive::ForEachMessage(const std::function<Status(const MessageInfo&)>& 
   std::vector<MessageInfo> all;
   {
     std::lock_guard lock(mutex_);
+    if (!broken_.ok()) return broken_;
     MV_RETURN_IF_ERROR(catalog_->ForEachMessage([&](const MessageRow& row) {
       all.push_back(InfoOfRow(row));
       return Status::Ok();
@@ -1093,6 +1137,7 @@ Status Archive::ForEachMessage(const std::function<Status(const MessageInfo&)>& 
 
 Result<std::vector<MessageInfo>> Archive::MessagesAfter(int64_t after_seq, size_t limit) {
   std::lock_guard lock(mutex_);
+  if (!broken_.ok()) return broken_;
   MV_ASSIGN_OR_RETURN(std::vector<MessageRow> rows, catalog_->MessagesAfter(after_seq, limit));
   std::vector<MessageInfo> page;
   page.reserve(rows.size());
@@ -1105,6 +1150,7 @@ Result<std::vector<MessageInfo>> Archive::MessagesAfter(int64_t after_seq, size_
 
 Result<std::optional<Archive::ArrivalPosition>> Archive::ArrivalPositionOf(const Digest& id) {
   std::lock_guard lock(mutex_);
+  if (!broken_.ok()) return broken_;
   MV_ASSIGN_OR_RETURN(auto row, catalog_->FindMessage(id));
   if (!row) return std::optional<ArrivalPosition>();
   ArrivalPosition position;
@@ -1115,6 +1161,7 @@ Result<std::optional<Archive::ArrivalPosition>> Archive::ArrivalPositionOf(const
 
 Status Archive::WithCatalog(const std::function<Status(Catalog&)>& fn) {
   std::lock_guard lock(mutex_);
+  if (!broken_.ok()) return broken_;
   // Also ends the lookups' read transaction of a batch that never committed
   // (e.g. a run that failed): it would hold back checkpoints until the next commit.
   catalog_->EndLookups();
@@ -1125,6 +1172,7 @@ Result<ArchiveStats> Archive::Stats() {
   ArchiveStats stats;
   {
     std::lock_guard lock(mutex_);
+    if (!broken_.ok()) return broken_;
     MV_ASSIGN_OR_RETURN(CatalogTotals t, catalog_->Totals());
     stats.messages = t.messages;
     stats.raw_bytes = t.raw_bytes;
@@ -1147,6 +1195,20 @@ Result<ArchiveStats> Archive::Stats() {
 }
 
 Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, uint64_t)>& progress) {
+  SwapGate::Shared in(gate_);
+  const ino_t packs_inode = PacksInode();
+  Status verified = VerifyInGate(report, progress);
+  // Faults seen while the writer swapped in a compaction (this object only
+  // reads) are those of a moving target, not damage.
+  if (PacksInode() != packs_inode || packs_inode != packs_inode_) {
+    *report = VerifyReport{};
+    return Status::Unavailable("the archive in " + options_.data_dir +
+                               " was compacted while verify ran; run verify again");
+  }
+  return verified;
+}
+
+Status Archive::VerifyInGate(VerifyReport* report, const std::function<void(uint64_t, uint64_t)>& progress) {
   *report = VerifyReport{};
   // Read what is on disk now, not what an earlier read decompressed.
   block_cache_.Clear();
@@ -1211,7 +1273,7 @@ Status Archive::Verify(VerifyReport* report, const std::function<void(uint64_t, 
   MV_ASSIGN_OR_RETURN(ArchiveStats stats, Stats());
   uint64_t done = 0;
   return ForEachMessage([&](const MessageInfo& info) {
-    Status s = ReadMessage(info.id, [](std::string_view) { return Status::Ok(); });
+    Status s = ReadMessageInGate(info.id, [](std::string_view) { return Status::Ok(); });
     if (!s.ok()) report->faults.push_back({"message " + ToHex(info.id), s.message()});
     ++report->messages_checked;
     if (progress) progress(++done, stats.messages);

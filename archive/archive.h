@@ -20,6 +20,8 @@
 // at a time, and several batches may ingest concurrently.
 #pragma once
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -46,6 +48,7 @@
 #include "base/file.h"
 #include "base/sha256.h"
 #include "base/status.h"
+#include "base/swap_gate.h"
 
 namespace mailvault {
 
@@ -149,6 +152,10 @@ struct CompactReport {
 
 class Archive;
 
+// Compaction's progress: (what, done, total), "segments" rewritten, then
+// "messages checked".
+using CompactProgress = std::function<void(std::string_view, uint64_t, uint64_t)>;
+
 // For a header block: SHA-256 over its Date, From and Subject values, which copies
 // of one mail share even when Received, Delivered-To, Message-ID or X-Folder
 // differ. nullopt when the block has no Date or no From.
@@ -212,7 +219,21 @@ class IngestBatch {
     bool is_new = false;
   };
 
+  // Counts the batch in Archive::batches_ from before the compressor's
+  // thread starts until after it ended (destroyed last).
+  class Registration {
+   public:
+    explicit Registration(Archive* archive);
+    ~Registration();
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+
+   private:
+    Archive* archive_;
+  };
+
   Archive* archive_;  // borrowed; outlives the batch
+  Registration registration_;
   SegmentCodec codec_;
   Canonicalizer canonicalizer_;
   MessageSegmenter segmenter_;
@@ -261,9 +282,20 @@ class Archive {
   // run leaves the archive as it was (compact.tmp/ is removed at open).
   // `progress(what, done, total)` is optional: "segments" rewritten, then
   // "messages checked".
-  static Result<CompactReport> Compact(
-      ArchiveOptions options,
-      const std::function<void(std::string_view, uint64_t, uint64_t)>& progress = nullptr);
+  static Result<CompactReport> Compact(ArchiveOptions options, const CompactProgress& progress = nullptr);
+
+  // The same compaction of this open, read-write archive while it serves
+  // reads: the daemon's nightly compaction. Writers must be paused by the
+  // caller (the collection service): refused with kUnavailable while a batch
+  // exists, and a batch that begins a message meanwhile gets kUnavailable.
+  // Reads go on during the rewrite and wait only for the swap, which also
+  // carries over what other components wrote to the catalog meanwhile (audit
+  // log, accounts, runs). `should_stop` (optional) is polled as it goes:
+  // kCancelled and nothing changed. A failure after the swap was committed
+  // leaves this object unusable (every call fails with that error; the next
+  // open completes the swap).
+  Result<CompactReport> CompactInPlace(const CompactProgress& progress = nullptr,
+                                       const std::function<bool()>& should_stop = nullptr);
 
   ~Archive();
   Archive(const Archive&) = delete;
@@ -320,6 +352,25 @@ class Archive {
   // Completes a compaction whose marker was written (data_dir/compact.commit),
   // or removes one that stopped before it. REQUIRES: the write lock is held.
   static Status FinishCompaction(const std::string& data_dir, FileSystem& fs);
+  // Compaction's steps 1-4 on this archive's tail: the new packs and a
+  // checked catalog in compact.tmp/, left there on success for the commit
+  // (report.compacted), removed on failure. REQUIRES: no batch writes.
+  Result<CompactReport> RewriteTail(const CompactProgress& progress, const std::function<bool()>& should_stop);
+  // Writes the marker for what RewriteTail left and completes the swap; a
+  // failure to write the marker removes compact.tmp/ (nothing changed).
+  static Status CommitCompaction(const std::string& data_dir, FileSystem& fs, const CompactReport& report);
+  // The catalog's location of `hash` (takes mutex_).
+  Result<std::optional<SegmentLocation>> FindSegmentInCatalog(const Digest& hash);
+  // CompactInPlace's swap, with gate_ held exclusively and mutex_ held.
+  Status SwapInCompactionLocked(const CompactReport& report);
+  Status VerifyInGate(VerifyReport* report, const std::function<void(uint64_t, uint64_t)>& progress);
+  // ReadMessage inside gate_ (Verify holds it for its whole run).
+  Status ReadMessageInGate(const Digest& id, const std::function<Status(std::string_view)>& sink);
+  // broken_, or a message that names the swap of packs/ under a read-only
+  // reader (a compaction by the writer) when `failure` may come from it.
+  Status Explain(Status failure) const;
+  // The inode of packs/ now (0 when it cannot be read).
+  ino_t PacksInode() const;
   // Whether pack `id` was written by compaction (its first record says so).
   Result<bool> PackIsCompacted(uint32_t id);
   // The first of `packs` (ascending) that the next compaction rewrites: the
@@ -382,7 +433,15 @@ class Archive {
   std::unique_ptr<Catalog> catalog_;
   DictionarySet dictionaries_;
 
+  // Readers of pack locations (ReadMessage, Verify) hold it shared; an
+  // in-place compaction's swap of packs/ and the catalog holds it exclusively.
+  SwapGate gate_;
+  ino_t packs_inode_ = 0;  // of packs/ as this object reads it (a swap by another process changes it)
+
   std::mutex mutex_;  // guards everything below and the catalog
+  int batches_ = 0;          // IngestBatch objects alive
+  bool compacting_ = false;  // CompactInPlace runs: no batch may write
+  Status broken_;            // an in-place swap failed after its commit
   std::unique_ptr<PackWriter> writer_;
   std::map<uint32_t, uint64_t> touched_packs_;  // pack → size to mark committed at next commit
   std::map<Digest, SegmentLocation> pending_segments_;  // written, not yet in the catalog

@@ -254,11 +254,16 @@ Result<std::vector<std::string>> ColumnsOf(SqliteDatabase& db, const std::string
 
 }  // namespace
 
-Status Catalog::CarryOverOperationalData(const std::string& old_path) {
+Status Catalog::CarryOverOperationalData(const std::string& old_path, bool replace) {
   MV_ASSIGN_OR_RETURN(SqliteStatement attach, db_.Prepare("ATTACH DATABASE ? AS old"));
   attach.Bind(1, old_path);
   MV_RETURN_IF_ERROR(attach.Run().WithContext("open the old catalog " + old_path));
   Status s = Begin();
+  if (replace) {
+    // Children before the rows they refer to.
+    const std::vector<std::string>& tables = OperationalTables();
+    for (auto it = tables.rbegin(); s.ok() && it != tables.rend(); ++it) s = db_.Exec("DELETE FROM main." + *it);
+  }
   for (const std::string& table : OperationalTables()) {
     if (!s.ok()) break;
     // Columns by name: an older catalog may lack columns a newer schema added.

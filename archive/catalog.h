@@ -127,8 +127,9 @@ class Catalog {
   // The ledger of one account, ordered by UIDL.
   Result<std::vector<LedgerEntry>> LedgerOf(std::string_view account);
   // Copies OperationalTables() from the catalog at `old_path` (same columns by
-  // name) into this one. REQUIRES: this catalog holds no rows in those tables.
-  Status CarryOverOperationalData(const std::string& old_path);
+  // name) into this one, in one transaction. REQUIRES: this catalog holds no
+  // rows in those tables, unless `replace` (then its rows are deleted first).
+  Status CarryOverOperationalData(const std::string& old_path, bool replace = false);
   Result<std::vector<Provenance>> ProvenanceOf(int64_t message_seq);
   // True when message `id` already has exactly this provenance link.
   Result<bool> HasProvenance(const Digest& id, const Provenance& provenance);

@@ -151,8 +151,7 @@ Status Archive::FinishCompaction(const std::string& dir, FileSystem& fs) {
   return fs.SyncDir(dir);
 }
 
-Result<CompactReport> Archive::Compact(
-    ArchiveOptions options, const std::function<void(std::string_view, uint64_t, uint64_t)>& progress) {
+Result<CompactReport> Archive::Compact(ArchiveOptions options, const CompactProgress& progress) {
   if (options.fs == nullptr) options.fs = &FileSystem::Posix();
   if (options.clock == nullptr) options.clock = &SystemClock::Instance();
   options.mode = ArchiveOptions::Mode::kReadWrite;
@@ -163,6 +162,134 @@ Result<CompactReport> Archive::Compact(
   // The write lock must outlive `live`, which is closed before the swap.
   UniqueFd lock(::fcntl(live->lock_fd_.get(), F_DUPFD_CLOEXEC, 0));
   if (!lock.valid()) return ErrnoToStatus(errno, "keep the lock of " + dir);
+  MV_ASSIGN_OR_RETURN(CompactReport report, live->RewriteTail(progress, nullptr));
+  if (!report.compacted) return report;
+  live.reset();
+  MV_RETURN_IF_ERROR(CommitCompaction(dir, *options.fs, report));
+  return report;
+}
+
+Status Archive::CommitCompaction(const std::string& dir, FileSystem& fs, const CompactReport& report) {
+  const std::string work = WorkDir(dir);
+  // What the marker commits must be durable first: the new catalog's and
+  // packs' directory entries.
+  Status marked = fs.SyncDir(work);
+  // From the marker on an interrupted swap is completed, not undone.
+  if (marked.ok()) {
+    marked = WriteFileAtomically(MarkerPath(dir),
+                                 "packs " + std::to_string(report.first_pack) + ".." +
+                                     std::to_string(report.last_pack) + " compacted into " +
+                                     std::to_string(report.packs_written) + "\n",
+                                 0640);
+  }
+  if (!marked.ok()) {
+    RemoveTree(work).IgnoreError();
+    return marked;
+  }
+  return FinishCompaction(dir, fs);
+}
+
+Result<CompactReport> Archive::CompactInPlace(const CompactProgress& progress,
+                                              const std::function<bool()>& should_stop) {
+  const std::string& dir = options_.data_dir;
+  {
+    std::unique_lock lock(mutex_);
+    if (!broken_.ok()) return broken_;
+    if (!writable_ || !writer_) return Status::PermissionDenied("the archive is open read-only");
+    if (compacting_) return Status::Unavailable("a compaction of " + dir + " is running already");
+    if (batches_ > 0) {
+      return Status::Unavailable("the archive in " + dir + " is being written (" + std::to_string(batches_) +
+                                 " batches); compact when writes are paused");
+    }
+    // A retraining appends its dictionary to the tail.
+    WaitForTrainingLocked(lock);
+    compacting_ = true;
+  }
+  struct EndCompacting {
+    Archive* archive;
+    ~EndCompacting() {
+      std::lock_guard lock(archive->mutex_);
+      archive->compacting_ = false;
+    }
+  } end{this};
+  MV_ASSIGN_OR_RETURN(CompactReport report, RewriteTail(progress, should_stop));
+  if (!report.compacted) return report;
+  SwapGate::Exclusive alone(gate_);  // no read holds a location into the old packs
+  std::lock_guard lock(mutex_);      // no catalog use meanwhile
+  MV_RETURN_IF_ERROR(SwapInCompactionLocked(report));
+  return report;
+}
+
+Status Archive::SwapInCompactionLocked(const CompactReport& report) {
+  const std::string& dir = options_.data_dir;
+  const std::string work = WorkDir(dir);
+  // What other components wrote to the catalog since the check (the audit
+  // log, accounts, runs): nothing more can be written until this returns.
+  Status carried = [&]() -> Status {
+    MV_ASSIGN_OR_RETURN(std::unique_ptr<Catalog> candidate, Catalog::Open(CatalogPath(work)));
+    MV_RETURN_IF_ERROR(candidate->CarryOverOperationalData(CatalogPath(dir), /*replace=*/true));
+    return candidate->database().Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }();
+  if (!carried.ok()) {
+    RemoveTree(work).IgnoreError();
+    return carried.WithContext("compaction");
+  }
+  // Every handle on the old packs and catalog is closed before they go. The
+  // marker is written first, so a failure to write it leaves them usable.
+  const std::string marker = MarkerPath(dir);
+  Status marked = options_.fs->SyncDir(work);
+  if (marked.ok()) marked = WriteFileAtomically(marker, "in place\n", 0640);
+  if (!marked.ok()) {
+    RemoveTree(work).IgnoreError();
+    return marked;
+  }
+  writer_.reset();
+  catalog_.reset();
+  {
+    std::lock_guard readers(readers_mutex_);
+    readers_.clear();
+  }
+  block_cache_.Clear();
+  pending_segments_.clear();
+  touched_packs_.clear();
+  similar_headers_.clear();
+  Status reopened = [&]() -> Status {
+    MV_RETURN_IF_ERROR(FinishCompaction(dir, *options_.fs));
+    packs_inode_ = PacksInode();
+    MV_ASSIGN_OR_RETURN(catalog_, Catalog::Open(CatalogPath(dir)));
+    MV_RETURN_IF_ERROR(LoadDictionaries());
+    const std::vector<uint32_t> packs = ListPacks();
+    uint32_t id = packs.empty() ? 1 : packs.back();
+    if (!packs.empty()) {
+      MV_ASSIGN_OR_RETURN(bool compacted, PackIsCompacted(id));
+      if (compacted) ++id;
+    }
+    MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(*options_.fs, packs_dir(), id));
+    return Status::Ok();
+  }();
+  if (!reopened.ok()) {
+    // The marker is written: the next open completes what is missing.
+    broken_ = Status::Unavailable("the compaction of " + dir + " was committed but could not be swapped in (" +
+                                  reopened.ToString() + "); restart mailvault to complete it");
+    catalog_.reset();
+    writer_.reset();
+    LogError(broken_.message());
+    return broken_;
+  }
+  LogInfo("compaction: packs " + std::to_string(report.first_pack) + ".." + std::to_string(report.last_pack) +
+          " swapped in place");
+  return Status::Ok();
+}
+
+Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
+                                           const std::function<bool()>& should_stop) {
+  const ArchiveOptions& options = options_;
+  const std::string& dir = options.data_dir;
+  Archive* live = this;
+  auto stopped = [&]() -> Status {
+    if (should_stop && should_stop()) return Status::Cancelled("compaction of " + dir + " stopped");
+    return Status::Ok();
+  };
 
   CompactReport report;
   const std::vector<uint32_t> packs = live->ListPacks();
@@ -182,16 +309,16 @@ Result<CompactReport> Archive::Compact(
 
   const std::string work = WorkDir(dir);
   MV_RETURN_IF_ERROR(RemoveTree(work));
-  // A compaction that fails (a full disk, damage) leaves nothing behind; once
-  // the marker is written the work directory is what the swap needs.
-  bool committed = false;
-  struct RemoveWorkUnlessCommitted {
+  // A compaction that fails (a full disk, damage) leaves nothing behind; on
+  // success the work directory is what the commit needs.
+  bool keep = false;
+  struct RemoveWorkUnlessKept {
     const std::string& work;
-    const bool& committed;
-    ~RemoveWorkUnlessCommitted() {
-      if (!committed) RemoveTree(work).IgnoreError();
+    const bool& keep;
+    ~RemoveWorkUnlessKept() {
+      if (!keep) RemoveTree(work).IgnoreError();
     }
-  } cleanup{work, committed};
+  } cleanup{work, keep};
   MV_RETURN_IF_ERROR(MakeDirs(work + "/packs"));
   // The packs before the tail stay as they are: the new directory links them.
   for (uint32_t id : packs) {
@@ -215,7 +342,7 @@ Result<CompactReport> Archive::Compact(
     }
     return Status::Ok();
   };
-  SegmentRefResolver refs(live.get());
+  SegmentRefResolver refs(live);
   // The segment hashes of a message entry (located or not).
   auto message_of = [&](const ManifestEntry& e) -> Result<MessageRecord> {
     if (e.type == RecordType::kMessage) return DecodeMessage(e.payload);
@@ -270,7 +397,7 @@ Result<CompactReport> Archive::Compact(
       if (!row) break;
       std::optional<Digest> hash = DigestOfColumn(each.ColumnBlob(0));
       if (!hash) return Status::Internal("compaction: a malformed hash in the scratch database");
-      MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> l, live->catalog_->FindSegment(*hash));
+      MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> l, live->FindSegmentInCatalog(*hash));
       if (!l) return Status::Corruption("compaction: segment " + ToHex(*hash) + " is named but not stored");
       if (l->record.pack < first) continue;  // before the tail: stays where it is
       store.Bind(1, l->record.pack).Bind(2, static_cast<int64_t>(l->record.offset)).Bind(3, l->block_offset);
@@ -280,9 +407,13 @@ Result<CompactReport> Archive::Compact(
       ++stored_count;
     }
   }
-  MV_ASSIGN_OR_RETURN(int64_t catalogued_in_tail,
-                      live->catalog_->database().QueryInt("SELECT count(*) FROM segments WHERE pack >= " +
-                                                          std::to_string(first)));
+  int64_t catalogued_in_tail = 0;
+  {
+    std::lock_guard lock(live->mutex_);
+    MV_ASSIGN_OR_RETURN(catalogued_in_tail,
+                        live->catalog_->database().QueryInt("SELECT count(*) FROM segments WHERE pack >= " +
+                                                            std::to_string(first)));
+  }
   report.unreferenced_segments =
       catalogued_in_tail > static_cast<int64_t>(stored_count) ? catalogued_in_tail - stored_count : 0;
 
@@ -363,6 +494,7 @@ Result<CompactReport> Archive::Compact(
     const std::optional<Digest> hash = DigestOfColumn(in_order.ColumnBlob(6));
     if (!hash) return Status::Internal("compaction: a malformed hash in the scratch database");
     // Checked against its SHA-256 on the way.
+    MV_RETURN_IF_ERROR(stopped());
     MV_RETURN_IF_ERROR(live->ReadSegment(*hash, location, codec, &plain));
     const auto length = static_cast<uint32_t>(plain.size());
     if (progress) progress("segments", ++done, stored_count);
@@ -425,7 +557,7 @@ Result<CompactReport> Archive::Compact(
         where_now.Reset();
         if (found) continue;
         // Stored before the tail, which does not change.
-        MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, live->catalog_->FindSegment(hash));
+        MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, live->FindSegmentInCatalog(hash));
         if (!location || location->record.pack >= first) {
           return Status::Internal("compaction: segment " + ToHex(hash) + " of message " + ToHex(m.id) +
                                   " was not rewritten");
@@ -463,7 +595,11 @@ Result<CompactReport> Archive::Compact(
                                 damage.faults.front().where + ": " + damage.faults.front().problem);
     }
     MV_RETURN_IF_ERROR(fresh->catalog_->CarryOverOperationalData(CatalogPath(dir)));
-    MV_ASSIGN_OR_RETURN(CatalogTotals before, live->catalog_->Totals());
+    CatalogTotals before;
+    {
+      std::lock_guard lock(live->mutex_);
+      MV_ASSIGN_OR_RETURN(before, live->catalog_->Totals());
+    }
     MV_ASSIGN_OR_RETURN(CatalogTotals after, fresh->catalog_->Totals());
     if (before.messages != after.messages || before.raw_bytes != after.raw_bytes ||
         before.provenance_links != after.provenance_links) {
@@ -481,9 +617,11 @@ Result<CompactReport> Archive::Compact(
       const std::optional<Digest> moved_id = DigestOfColumn(each.ColumnBlob(0));
       if (!moved_id) return Status::Internal("compaction: a malformed id in the scratch database");
       const Digest& id = *moved_id;
+      MV_RETURN_IF_ERROR(stopped());
       MV_ASSIGN_OR_RETURN(MessageInfo was, live->Info(id));
       MV_ASSIGN_OR_RETURN(MessageInfo is, fresh->Info(id));
-      if (was.raw_length != is.raw_length || was.archived_at != is.archived_at ||
+      // The seq too: the search index's queue pages by it.
+      if (was.raw_length != is.raw_length || was.archived_at != is.archived_at || was.seq != is.seq ||
           was.provenance != is.provenance) {
         return Status::Internal("compaction: message " + ToHex(id) + " differs in the rewritten packs");
       }
@@ -500,20 +638,14 @@ Result<CompactReport> Archive::Compact(
     }
     MV_RETURN_IF_ERROR(fresh->catalog_->database().Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   }
-  live.reset();
-  // What the marker commits must be durable first: the new catalog's and
-  // packs' directory entries.
-  MV_RETURN_IF_ERROR(options.fs->SyncDir(work));
-
-  // 5. Commit: from here on an interrupted swap is completed, not undone.
-  MV_RETURN_IF_ERROR(WriteFileAtomically(MarkerPath(dir),
-                                         "packs " + std::to_string(first) + ".." + std::to_string(tail.back()) +
-                                             " compacted into " + std::to_string(report.packs_written) + "\n",
-                                         0640));
-  committed = true;
-  MV_RETURN_IF_ERROR(FinishCompaction(dir, *options.fs));
   report.compacted = true;
+  keep = true;
   return report;
+}
+
+Result<std::optional<SegmentLocation>> Archive::FindSegmentInCatalog(const Digest& hash) {
+  std::lock_guard lock(mutex_);
+  return catalog_->FindSegment(hash);
 }
 
 }  // namespace mailvault
