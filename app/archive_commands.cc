@@ -4,13 +4,16 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "app/progress.h"
 #include "app/search_commands.h"
 #include "archive/mail_export.h"
+#include "daemon/control.h"
 #include "base/file.h"
 
 namespace mailvault {
@@ -180,6 +183,43 @@ int RunRebuild(const GlobalFlags& g) {
   return damage.ok() ? 0 : 1;
 }
 
+namespace {
+
+// `compact` while `serve` holds the archive: asks the daemon over its control
+// socket, which compacts as soon as no collection runs, and follows it.
+int CompactThroughServe(ControlClient& client) {
+  auto before = client.Poll();
+  if (!before.ok()) return Fail(before.status());
+  const uint64_t attempts_before = before->compaction.attempts;
+  Status requested = client.RequestCompaction();
+  if (!requested.ok()) return Fail(requested);
+  std::fprintf(stderr, "mailvault serve is running: it compacts the archive as soon as no collection runs\n");
+  ProgressBar bar("compact (serve)", 0, false);
+  for (;;) {
+    auto status = client.Poll();
+    if (!status.ok()) {
+      bar.Done();
+      return Fail(status.status().WithContext("mailvault serve went away"));
+    }
+    const CompactionState& c = status->compaction;
+    if (c.running) bar.Update(c.done, "of " + std::to_string(c.total) + " " + c.phase);
+    if (!c.running && c.attempts != attempts_before) {
+      bar.Done();
+      if (!c.last_error.empty()) return Fail(Status::Internal("compaction by mailvault serve: " + c.last_error));
+      if (c.compactions == before->compaction.compactions) {
+        std::printf("compact: nothing written since the last compaction\n");
+      } else {
+        std::printf("compact (by mailvault serve): %.2f MB rewritten as %.2f MB\n",
+                    static_cast<double>(c.last_bytes_before) / 1e6, static_cast<double>(c.last_bytes_after) / 1e6);
+      }
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace
+
 int RunCompact(const GlobalFlags& g) {
   ArchiveOptions o;
   o.data_dir = g.data_dir;
@@ -188,6 +228,9 @@ int RunCompact(const GlobalFlags& g) {
     bar.Update(done, "of " + std::to_string(total) + " " + std::string(what));
   });
   bar.Done();
+  if (!report.ok() && report.status().code() == StatusCode::kUnavailable) {
+    if (auto client = ControlClient::Connect(g.data_dir); client.ok()) return CompactThroughServe(*client);
+  }
   if (!report.ok()) return Fail(report.status());
   const CompactReport& r = *report;
   if (!r.compacted) {

@@ -109,7 +109,7 @@ Status ParseListen(std::string_view v, WebSettings* web) {
   return Status::Ok();
 }
 
-// A cron expression; `empty_ok` lets an empty value stand for "the default".
+// A cron expression; `empty_ok` lets an empty value stand for "the default" (or "never").
 Status AssignCron(std::string_view v, bool empty_ok, std::string* out) {
   if (!(empty_ok && v.empty())) {
     auto cron = CronExpression::Parse(v);
@@ -193,6 +193,13 @@ const KeyTable<ArchiveSettings>& ArchiveKeys() {
   static const KeyTable<ArchiveSettings> table = {
       {"data_dir", [](std::string_view v, ArchiveSettings* s) {
          return NonEmpty(v, &s->data_dir, "a directory path");
+       }},
+      {"compact_schedule", [](std::string_view v, ArchiveSettings* s) {
+         return AssignCron(v, true, &s->compact_schedule);
+       }},
+      {"compact_min_size", [](std::string_view v, ArchiveSettings* s) -> Status {
+         MV_ASSIGN_OR_RETURN(s->compact_min_size, ParseSize(v, 0, int64_t{1} << 40));
+         return Status::Ok();
        }}};
   return table;
 }

@@ -66,6 +66,11 @@ struct AccountSettings {
 
 struct ArchiveSettings {
   std::string data_dir = "./mailvault-data";
+  // `serve` compacts the archive's tail (what `mailvault compact` does) at
+  // each slot of this cron schedule, read in [collector] timezone, when no
+  // collection runs; empty: never.
+  std::string compact_schedule = "0 4 * * *";
+  uint64_t compact_min_size = 8u << 20;  // only when the tail is at least this large
   bool operator==(const ArchiveSettings&) const = default;
 };
 

@@ -17,6 +17,8 @@ using testing::WriteFile;
 TEST(SettingsTest, DefaultsAreTheDocumentedOnes) {
   Settings s = DefaultSettings();
   EXPECT_EQ(s.archive.data_dir, "./mailvault-data");
+  EXPECT_EQ(s.archive.compact_schedule, "0 4 * * *");
+  EXPECT_EQ(s.archive.compact_min_size, 8u << 20);
   EXPECT_EQ(s.web.listen, "127.0.0.1:8080");
   EXPECT_EQ(s.web.listen_host, "127.0.0.1");
   EXPECT_EQ(s.web.listen_port, 8080);
@@ -69,7 +71,8 @@ TEST(SettingsTest, ReadsEveryKey) {
   TempDir dir;
   std::string path = dir.path() + "/mailvault.ini";
   WriteFile(path,
-            "[archive]\ndata_dir = /var/lib/mailvault\n"
+            "[archive]\ndata_dir = /var/lib/mailvault\ncompact_schedule = 30 3 * * 0\n"
+            "compact_min_size = 64M\n"
             "[web]\nlisten = [::1]:8443\ntls_cert = /etc/mv/cert.pem\ntls_key = /etc/mv/key.pem\n"
             "[collector]\nschedule = */30 * * * *\ntimezone = Europe/Berlin\njitter = 90\n"
             "max_sessions = 20\nmax_sessions_per_host = 4\nconnect_timeout = 10s\n"
@@ -89,6 +92,8 @@ TEST(SettingsTest, ReadsEveryKey) {
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   const Settings& s = *loaded;
   EXPECT_EQ(s.archive.data_dir, "/var/lib/mailvault");
+  EXPECT_EQ(s.archive.compact_schedule, "30 3 * * 0");
+  EXPECT_EQ(s.archive.compact_min_size, 64u << 20);
   EXPECT_EQ(s.web.listen_host, "::1");
   EXPECT_EQ(s.web.listen_port, 8443);
   EXPECT_EQ(s.web.tls_key, "/etc/mv/key.pem");
@@ -114,7 +119,7 @@ TEST(SettingsTest, ReadsEveryKey) {
   EXPECT_EQ(shop.fingerprint, "abcd" + std::string(60, 'e'));
   EXPECT_EQ(shop.policy.ToString(), "delete-after:30-days");
   EXPECT_EQ(shop.schedule, "@hourly");
-  EXPECT_EQ(shop.line, 23);
+  EXPECT_EQ(shop.line, 25);
   EXPECT_EQ(s.accounts[1].port, 1110);
   EXPECT_EQ(s.accounts[1].tls, TlsMode::kNone);
   EXPECT_EQ(s.accounts[1].policy.kind, DeletePolicy::Kind::kDeleteWhenArchived);

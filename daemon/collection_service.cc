@@ -169,10 +169,12 @@ void CollectionService::DispatchLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     ReapFinished();
-    for (const std::string& name : core_.TakeDue()) StartRun(name);
+    if (!paused_) {
+      for (const std::string& name : core_.TakeDue()) StartRun(name);
+    }
     metrics_.queue_length = core_.queue_length();
     auto wait = options_.max_wait;
-    if (auto next = core_.NextWakeup()) {
+    if (auto next = core_.NextWakeup(); next && !paused_) {
       auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
       wait = std::clamp(until, std::chrono::milliseconds(1), options_.max_wait);
     }
@@ -285,6 +287,23 @@ bool CollectionService::Stop(std::chrono::milliseconds grace) {
   lock.unlock();
   for (std::thread& t : threads) t.join();
   return all;
+}
+
+bool CollectionService::PauseIfIdle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (paused_ || !running_.empty() || core_.queue_length() > 0) return false;
+  if (auto next = core_.NextWakeup(); next && *next <= clock_.Now()) return false;
+  paused_ = true;
+  LogInfo("collection: new runs held back while the archive is compacted");
+  return true;
+}
+
+void CollectionService::Resume() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!paused_) return;
+  paused_ = false;
+  LogInfo("collection: runs may start again");
+  wake_.notify_all();
 }
 
 std::vector<LiveRun> CollectionService::LiveRuns() const {

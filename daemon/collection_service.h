@@ -106,6 +106,13 @@ class CollectionService final : public CollectionControl {
 
   CollectionMetrics Metrics() const;
 
+  // Holds new runs back, when no run is running, queued or due now: for work
+  // that needs the archive without writers (the daemon's compaction). Returns
+  // false, holding nothing back, otherwise. Runs that fall due meanwhile wait.
+  bool PauseIfIdle();
+  // Lets runs start again; those that fell due meanwhile start at once.
+  void Resume();
+
  private:
   explicit CollectionService(CollectionServiceOptions options);
   struct Known {
@@ -139,6 +146,7 @@ class CollectionService final : public CollectionControl {
   CollectionMetrics metrics_;
   std::map<std::string, int64_t> last_success_;
   bool stopped_ = false;
+  bool paused_ = false;  // PauseIfIdle: no run is started
   std::thread dispatcher_;
 };
 

@@ -210,6 +210,33 @@ TEST_F(CollectionServiceTest, RunNowAccountsChangedAndUnknownAccounts) {
   EXPECT_EQ(service_->Schedules().size(), 1u);
 }
 
+// The daemon's compaction needs the archive without writers: PauseIfIdle holds
+// new runs back, but only when nothing runs, is queued or is due.
+TEST_F(CollectionServiceTest, PauseIfIdleHoldsNewRunsBackOnlyWhenIdle) {
+  AddAccounts(2, 3);
+  StartService();
+  ASSERT_TRUE(service_->PauseIfIdle());
+  EXPECT_FALSE(service_->PauseIfIdle());  // paused already
+  clock_.Advance(61);                     // 02:00: both due, held back
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(RunsFinished(), 0u);
+  EXPECT_TRUE(service_->LiveRuns().empty());
+  service_->Resume();
+  ASSERT_TRUE(WaitFor([&] { return RunsFinished() == 2; })) << RunsFinished();
+  EXPECT_EQ(service_->Metrics().messages_new, 6u);
+
+  // A run asked for (then running) is not idle; once it ended, it is.
+  ASSERT_TRUE(service_->RunNow(names_[0]).ok());
+  EXPECT_FALSE(service_->PauseIfIdle());
+  ASSERT_TRUE(WaitFor([&] { return RunsFinished() == 3; }));
+  ASSERT_TRUE(WaitFor([&] { return service_->PauseIfIdle(); }));
+  ASSERT_TRUE(service_->RunNow(names_[1]).ok());
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(RunsFinished(), 3u);  // held back until Resume
+  service_->Resume();
+  ASSERT_TRUE(WaitFor([&] { return RunsFinished() == 4; }));
+}
+
 TEST_F(CollectionServiceTest, CatchUpAfterDowntimeRunsOnceAtStart) {
   AddAccounts(2, 2, "*/10 * * * *");
   {

@@ -35,7 +35,7 @@ Poco::Dynamic::Var Optional(const std::optional<int64_t>& v) {
   return v ? Poco::Dynamic::Var(*v) : Poco::Dynamic::Var();
 }
 
-std::string StatusJson(CollectionControl& control) {
+std::string StatusJson(CollectionControl& control, const CompactionState& c) {
   Poco::JSON::Array runs;
   for (const LiveRun& r : control.LiveRuns()) {
     Poco::JSON::Object o;
@@ -57,9 +57,23 @@ std::string StatusJson(CollectionControl& control) {
     o.set("next_run", Optional(s.next_run));
     accounts.add(o);
   }
+  Poco::JSON::Object compaction;
+  compaction.set("running", c.running);
+  compaction.set("phase", c.phase);
+  compaction.set("done", c.done);
+  compaction.set("total", c.total);
+  compaction.set("attempts", c.attempts);
+  compaction.set("compactions", c.compactions);
+  compaction.set("failures", c.failures);
+  compaction.set("last_ended_at", c.last_ended_at);
+  compaction.set("last_bytes_before", c.last_bytes_before);
+  compaction.set("last_bytes_after", c.last_bytes_after);
+  compaction.set("last_error", c.last_error);
+  compaction.set("next_slot", Optional(c.next_slot));
   Poco::JSON::Object doc;
   doc.set("runs", runs);
   doc.set("accounts", accounts);
+  doc.set("compaction", compaction);
   return Json(doc);
 }
 
@@ -96,15 +110,21 @@ std::string ControlSocketPath(const std::string& data_dir) {
   return ControlDirectory(data_dir) + "/serve.sock";
 }
 
-HttpRouter ControlRouter(CollectionControl& control) {
-  return [&control](const Poco::Net::HTTPServerRequest& request) -> Poco::Net::HTTPRequestHandler* {
+HttpRouter ControlRouter(CollectionControl& control, CompactionWorker& compaction) {
+  return [&control, &compaction](
+             const Poco::Net::HTTPServerRequest& request) -> Poco::Net::HTTPRequestHandler* {
     Poco::URI uri(request.getURI());
     const std::string& path = uri.getPath();
     const std::string& method = request.getMethod();
     const std::string kJson = "application/json";
     if (path == "/control/status") {
       if (method != "GET") return FixedResponse(405, kJson, Error("use GET"));
-      return FixedResponse(200, kJson, StatusJson(control));
+      return FixedResponse(200, kJson, StatusJson(control, compaction.State()));
+    }
+    if (path == "/control/compact") {
+      if (method != "POST") return FixedResponse(405, kJson, Error("use POST"));
+      compaction.RequestNow();
+      return FixedResponse(202, kJson, "{\"accepted\":true}\n");
     }
     if (path == "/control/run-now") {
       if (method != "POST") return FixedResponse(405, kJson, Error("use POST"));
@@ -182,6 +202,12 @@ Result<std::vector<std::string>> ControlClient::RunNow(const std::optional<std::
   }
 }
 
+Status ControlClient::RequestCompaction() {
+  MV_ASSIGN_OR_RETURN(auto answer, Request("POST", "/control/compact"));
+  if (answer.first != 202) return Status::Unavailable("control socket: HTTP " + std::to_string(answer.first));
+  return Status::Ok();
+}
+
 Result<ControlStatus> ControlClient::Poll() {
   MV_ASSIGN_OR_RETURN(auto answer, Request("GET", "/control/status"));
   if (answer.first != 200) return Status::Unavailable("control socket: HTTP " + std::to_string(answer.first));
@@ -207,6 +233,20 @@ Result<ControlStatus> ControlClient::Poll() {
       s.consecutive_failures = Get<int>(a, "consecutive_failures", 0);
       if (a->has("next_run") && !a->isNull("next_run")) s.next_run = a->getValue<int64_t>("next_run");
       out.accounts.push_back(std::move(s));
+    }
+    if (Poco::JSON::Object::Ptr c = doc->getObject("compaction")) {
+      out.compaction.running = Get<bool>(c, "running", false);
+      out.compaction.phase = Get<std::string>(c, "phase", "");
+      out.compaction.done = Get<uint64_t>(c, "done", 0);
+      out.compaction.total = Get<uint64_t>(c, "total", 0);
+      out.compaction.attempts = Get<uint64_t>(c, "attempts", 0);
+      out.compaction.compactions = Get<uint64_t>(c, "compactions", 0);
+      out.compaction.failures = Get<uint64_t>(c, "failures", 0);
+      out.compaction.last_ended_at = Get<int64_t>(c, "last_ended_at", 0);
+      out.compaction.last_bytes_before = Get<uint64_t>(c, "last_bytes_before", 0);
+      out.compaction.last_bytes_after = Get<uint64_t>(c, "last_bytes_after", 0);
+      out.compaction.last_error = Get<std::string>(c, "last_error", "");
+      if (c->has("next_slot") && !c->isNull("next_slot")) out.compaction.next_slot = c->getValue<int64_t>("next_slot");
     }
     return out;
   } catch (const Poco::Exception& e) {

@@ -7,7 +7,11 @@
 //   POST /control/run-now[?account=NAME]  202 {"accepted": ["NAME", ...]}
 //                                         404 {"error": ...} for an unknown account
 //   GET  /control/status                  200 {"runs": [LiveRun...],
-//                                              "accounts": [AccountSchedule...]}
+//                                              "accounts": [AccountSchedule...],
+//                                              "compaction": CompactionState}
+//   POST /control/compact                 202 {"accepted": true}: a compaction as
+//                                         soon as no collection runs (`mailvault
+//                                         compact` while serve holds the archive)
 //
 // Thread-safety: the router is called from the listener's threads; the client
 // is for one thread.
@@ -19,6 +23,7 @@
 
 #include "base/status.h"
 #include "collector/collection_control.h"
+#include "daemon/compaction_worker.h"
 #include "daemon/http_listener.h"
 
 namespace mailvault {
@@ -27,12 +32,14 @@ namespace mailvault {
 std::string ControlDirectory(const std::string& data_dir);
 std::string ControlSocketPath(const std::string& data_dir);
 
-// Answers /control/...; nullptr for any other path. `control` must outlive it.
-HttpRouter ControlRouter(CollectionControl& control);
+// Answers /control/...; nullptr for any other path. `control` and
+// `compaction` must outlive it.
+HttpRouter ControlRouter(CollectionControl& control, CompactionWorker& compaction);
 
 struct ControlStatus {
   std::vector<LiveRun> runs;
   std::vector<AccountSchedule> accounts;
+  CompactionState compaction;
 };
 
 class ControlClient {
@@ -44,6 +51,7 @@ class ControlClient {
   // accounts accepted.
   Result<std::vector<std::string>> RunNow(const std::optional<std::string>& account);
   Result<ControlStatus> Poll();
+  Status RequestCompaction();
 
  private:
   explicit ControlClient(std::string socket_path) : socket_path_(std::move(socket_path)) {}

@@ -68,12 +68,37 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   co.archive = d->archive_.get();
   co.box = d->box_.get();
   co.clock = &clock;
+  const TimeZone co_zone = zone;
   co.scheduler = SchedulerOptionsFrom(s.collector, std::move(zone));
   co.default_schedule = s.collector.schedule;
   co.collection = CollectionOptionsFrom(s.collector);
   co.max_wait = d->options_.dispatch_max_wait;
   co.on_new_messages = [index = d->index_.get()] { index->Notify(); };
   MV_ASSIGN_OR_RETURN(d->collection_, CollectionService::Start(std::move(co)));
+
+  CompactionWorkerOptions cw;
+  cw.archive = d->archive_.get();
+  cw.collection = d->collection_.get();
+  cw.clock = &clock;
+  if (!s.archive.compact_schedule.empty()) {
+    auto cron = CronExpression::Parse(s.archive.compact_schedule);
+    if (!cron.ok()) {
+      d->Stop(std::chrono::milliseconds(0));
+      return cron.status().WithContext("[archive] compact_schedule");
+    }
+    cw.schedule = *cron;
+  }
+  cw.zone = co_zone;
+  cw.min_bytes = s.archive.compact_min_size;
+  cw.max_wait = d->options_.dispatch_max_wait;
+  // Collections end within moments of each other at night; look again soon.
+  cw.idle_retry = d->options_.dispatch_max_wait * 5;
+  auto compaction = CompactionWorker::Start(std::move(cw));
+  if (!compaction.ok()) {
+    d->Stop(std::chrono::milliseconds(0));
+    return compaction.status();
+  }
+  d->compaction_ = std::move(compaction).value();
 
   // The CLI's way in (daemon/control.h): a Unix socket in a 0700 directory.
   const std::string control_dir = ControlDirectory(s.archive.data_dir);
@@ -91,7 +116,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   control.unix_path = ControlSocketPath(s.archive.data_dir);
   control.max_threads = 2;
   control.max_queued = 16;
-  auto control_listener = HttpListener::Start(control, ControlRouter(*d->collection_));
+  auto control_listener = HttpListener::Start(control, ControlRouter(*d->collection_, *d->compaction_));
   if (!control_listener.ok()) {
     d->Stop(std::chrono::milliseconds(0));
     return control_listener.status();
@@ -136,6 +161,7 @@ HttpRouter Daemon::Router(HttpRouter web) {
       f.started_at = started_at_;
       if (auto stats = archive_->Stats(); stats.ok()) f.archive = *stats;
       f.index_pending = index_->pending();
+      if (compaction_) f.compaction = compaction_->State();
       return FixedResponse(200, "text/plain; version=0.0.4; charset=utf-8",
                            RenderMetrics(collection_->Metrics(), f));
     }
@@ -148,6 +174,8 @@ bool Daemon::Stop(std::chrono::milliseconds grace) {
   stopped_ = true;
   if (listener_) listener_->Stop();
   if (control_listener_) control_listener_->Stop();
+  // First: a compaction in progress gives up and lets collections go.
+  if (compaction_) compaction_->Stop();
   bool all = collection_ ? collection_->Stop(grace) : true;
   if (index_) index_->Stop();
   return all;

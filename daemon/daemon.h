@@ -1,6 +1,7 @@
 // Daemon: what `mailvault serve` runs — the archive opened for writing, the
 // accounts declared in the configuration applied, the collection scheduler
-// (CollectionService), the background indexer (IndexWorker) and the HTTP
+// (CollectionService), the nightly compaction (CompactionWorker), the
+// background indexer (IndexWorker) and the HTTP
 // listener with GET /healthz, GET /metrics and the web UI's routes.
 //
 // Start() does everything that can fail before anything runs, so a bad
@@ -23,6 +24,7 @@
 #include "collector/secret_box.h"
 #include "config/settings.h"
 #include "daemon/collection_service.h"
+#include "daemon/compaction_worker.h"
 #include "daemon/http_listener.h"
 #include "daemon/index_worker.h"
 
@@ -54,6 +56,7 @@ class Daemon {
   int port() const { return listener_ ? listener_->port() : 0; }
   bool tls() const { return listener_ && listener_->tls(); }
   CollectionService& collection() { return *collection_; }
+  CompactionWorker& compaction() { return *compaction_; }
   Archive& archive() { return *archive_; }
 
  private:
@@ -66,6 +69,7 @@ class Daemon {
   std::unique_ptr<SecretBox> box_;
   std::unique_ptr<IndexWorker> index_;
   std::unique_ptr<CollectionService> collection_;
+  std::unique_ptr<CompactionWorker> compaction_;
   std::unique_ptr<HttpListener> listener_;
   std::unique_ptr<HttpListener> control_listener_;
   bool stopped_ = false;

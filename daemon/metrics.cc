@@ -119,6 +119,17 @@ std::string RenderMetrics(const CollectionMetrics& c, const DaemonFigures& f) {
              D(f.archive->raw_bytes));
     w.Single("mailvault_archive_stored_bytes", "gauge", "Bytes of the pack files on disk.",
              D(f.archive->stored_bytes));
+    w.Single("mailvault_archive_uncompacted_bytes", "gauge",
+             "Bytes of the packs written since the last compaction.", D(f.archive->uncompacted_bytes));
+  }
+  if (f.compaction) {
+    w.Single("mailvault_compaction_running", "gauge",
+             "1 while the archive is being compacted (or waits for collections to end to be).",
+             f.compaction->running ? 1 : 0);
+    w.Single("mailvault_compactions_total", "counter", "Compactions completed since start.",
+             D(f.compaction->compactions));
+    w.Single("mailvault_compaction_failures_total", "counter", "Compactions failed since start.",
+             D(f.compaction->failures));
   }
   if (f.index_pending) {
     w.Single("mailvault_index_pending_messages", "gauge",

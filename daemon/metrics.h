@@ -9,6 +9,7 @@
 
 #include "archive/archive.h"
 #include "daemon/collection_service.h"
+#include "daemon/compaction_worker.h"
 
 namespace mailvault {
 
@@ -16,6 +17,7 @@ struct DaemonFigures {
   int64_t started_at = 0;                  // unix seconds
   std::optional<ArchiveStats> archive;     // nullopt when it could not be read
   std::optional<uint64_t> index_pending;   // messages not yet searchable
+  std::optional<CompactionState> compaction;
 };
 
 std::string RenderMetrics(const CollectionMetrics& collection, const DaemonFigures& figures);

@@ -74,6 +74,20 @@ double Metric(const std::string& text, const std::string& sample) {
   return -1;
 }
 
+// The /metrics text once `sample` is at least `at_least` (bounded: 90 s), or
+// "serve exited" / "timed out".
+std::string MetricsUntil(uint16_t port, testing::BackgroundProcess& serve, const std::string& sample,
+                         double at_least) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpAnswer m = Get(port, "/metrics");
+    if (m.status == 200 && Metric(m.body, sample) >= at_least) return m.body;
+    if (serve.Wait(milliseconds(0))) return "serve exited";
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return "timed out";
+}
+
 std::string Mail(const std::string& user, int i) {
   return "From: Sender <sender@example.org>\nTo: " + user + "@example.org\nSubject: serve " +
          std::to_string(i) + "\nMessage-ID: <serve." + std::to_string(i) + "." + user +
@@ -120,14 +134,7 @@ TEST_F(ServeTest, TwentyAccountsOnScheduleWithinTheLimitsThenSigtermEndsCleanly)
   testing::BackgroundProcess serve({testing::MailvaultBinary(), "--config", config_path, "serve"},
                                    {"MAILVAULT_CLOCK_SPEED=60"}, dir_.path() + "/serve.out");
   auto metrics_until = [&](const std::string& sample, double at_least) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-    while (std::chrono::steady_clock::now() < deadline) {
-      HttpAnswer m = Get(*port, "/metrics");
-      if (m.status == 200 && Metric(m.body, sample) >= at_least) return m.body;
-      if (serve.Wait(milliseconds(0))) return std::string("serve exited");
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    return std::string("timed out");
+    return MetricsUntil(*port, serve, sample, at_least);
   };
 
   // Every account collected at its first slot (within about a real second).
@@ -252,6 +259,96 @@ TEST_F(ServeTest, TwentyAccountsOnScheduleWithinTheLimitsThenSigtermEndsCleanly)
   }
 }
 
+// The nightly compaction, every minute here (the clock runs 60 times faster):
+// serve compacts the archive's tail between collections, which hold new runs
+// back only while it runs; `mailvault compact` beside serve asks serve to do
+// it; nothing is lost and the archive verifies clean afterwards.
+TEST_F(ServeTest, CompactsBetweenCollectionsAndOnRequest) {
+  ASSERT_NE(server_, nullptr) << "Dovecot did not start: " << start_error_;
+  auto port = testing::FreePort();
+  ASSERT_TRUE(port.ok());
+  const std::string data = dir_.path() + "/data";
+  const std::string log = dir_.path() + "/serve.log";
+  constexpr int kUsers = 4;
+  std::string config = "[archive]\ndata_dir = " + data +
+                       "\ncompact_schedule = * * * * *\ncompact_min_size = 0\n[web]\nlisten = 127.0.0.1:" +
+                       std::to_string(*port) +
+                       "\n[collector]\nschedule = * * * * *\ntimezone = UTC\njitter = 20s\n"
+                       "connect_timeout = 10s\nread_timeout = 10s\n[log]\nlevel = info\ndestination = " +
+                       log + "\n";
+  std::vector<std::string> users;
+  for (int i = 0; i < kUsers; ++i) {
+    std::string user = "compact-" + std::to_string(i);
+    ASSERT_TRUE(server_->AddUser(user, "pw").ok());
+    for (int m = 0; m < kMessagesEach; ++m) ASSERT_TRUE(server_->Deliver(user, Mail(user, m)).ok());
+    WriteFile(dir_.path() + "/" + user + ".password", "pw\n");
+    config += "\n[account." + user + "]\nhost = 127.0.0.1\nport = " + std::to_string(server_->pop3_port()) +
+              "\nuser = " + user + "\npassword_file = " + dir_.path() + "/" + user + ".password\ntls = none\n";
+    users.push_back(user);
+  }
+  const std::string config_path = dir_.path() + "/mailvault.ini";
+  WriteFile(config_path, config);
+  testing::BackgroundProcess serve({testing::MailvaultBinary(), "--config", config_path, "serve"},
+                                   {"MAILVAULT_CLOCK_SPEED=60"}, dir_.path() + "/serve.out");
+  auto metrics_until = [&](const std::string& sample, double at_least) {
+    return MetricsUntil(*port, serve, sample, at_least);
+  };
+  std::string collected = metrics_until("mailvault_messages_archived_total", kUsers * kMessagesEach);
+  ASSERT_NE(collected.find("mailvault_up 1"), std::string::npos) << collected << ReadFile(log);
+  std::string compacted = metrics_until("mailvault_compactions_total", 1);
+  ASSERT_NE(compacted.find("mailvault_up 1"), std::string::npos) << compacted << ReadFile(log);
+  const double compactions = Metric(compacted, "mailvault_compactions_total");
+
+  // New mail after a compaction is collected into a new pack, and compacted in
+  // turn (a compaction later, nothing is left uncompacted).
+  for (const std::string& user : users) ASSERT_TRUE(server_->Deliver(user, Mail(user, 100)).ok());
+  std::string more = metrics_until("mailvault_messages_archived_total", kUsers * (kMessagesEach + 1));
+  ASSERT_NE(more.find("mailvault_up 1"), std::string::npos) << more << ReadFile(log);
+  std::string again;
+  for (int i = 0; i < 900; ++i) {
+    again = metrics_until("mailvault_compactions_total", compactions + 1);
+    if (Metric(again, "mailvault_archive_uncompacted_bytes") == 0) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_NE(again.find("mailvault_up 1"), std::string::npos) << again << ReadFile(log);
+  EXPECT_EQ(Metric(again, "mailvault_archive_uncompacted_bytes"), 0) << again << ReadFile(log);
+  EXPECT_EQ(Metric(again, "mailvault_compaction_failures_total"), 0) << ReadFile(log);
+  EXPECT_EQ(Metric(again, "mailvault_collection_runs_total{outcome=\"failed\"}"), 0) << ReadFile(log);
+
+  // `compact` beside serve: serve does it, the CLI follows and reports.
+  testing::ProcessResult cli =
+      testing::RunProcess({testing::MailvaultBinary(), "--config", config_path, "compact"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err << cli.out;
+  EXPECT_NE(cli.err.find("mailvault serve is running"), std::string::npos) << cli.err;
+  EXPECT_NE(cli.out.find("compact"), std::string::npos) << cli.out;
+
+  serve.Signal(SIGTERM);
+  auto exited = serve.Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exited.has_value()) << "serve did not exit within 30 s of SIGTERM";
+  EXPECT_EQ(exited->exit_code, 0) << ReadFile(log);
+  const std::string log_text = ReadFile(log);
+  EXPECT_NE(log_text.find("swapped in place"), std::string::npos) << log_text;
+  EXPECT_NE(log_text.find("new runs held back while the archive is compacted"), std::string::npos);
+
+  ArchiveOptions o;
+  o.data_dir = data;
+  auto archive = Archive::Open(o);
+  ASSERT_TRUE(archive.ok()) << archive.status().ToString();
+  EXPECT_EQ((*archive)->Stats()->messages, static_cast<uint64_t>(kUsers * (kMessagesEach + 1)));
+  VerifyReport report;
+  ASSERT_TRUE((*archive)->Verify(&report).ok());
+  EXPECT_TRUE(report.ok()) << report.faults.front().where << ": " << report.faults.front().problem;
+  for (const std::string& user : users) {
+    for (int m : {0, kMessagesEach - 1, 100}) {
+      Digest id = Sha256::Of(testing::CanonicalizeForTest(Mail(user, m)));
+      auto info = (*archive)->Info(id);
+      ASSERT_TRUE(info.ok()) << user << " " << m << ": " << info.status().ToString();
+      ASSERT_EQ(info->provenance.size(), 1u);
+      EXPECT_EQ(info->provenance[0].source, user);
+    }
+  }
+}
+
 // Each kind of configuration error is refused with the file, the line and the
 // key named, before the data directory is created.
 TEST(ServeConfigTest, BadConfigurationIsRefusedNamingFileLineAndKey) {
@@ -268,6 +365,7 @@ TEST(ServeConfigTest, BadConfigurationIsRefusedNamingFileLineAndKey) {
       {"wrong type", "[collector]\nmax_sessions = lots\n", "bad.ini:4: [collector] max_sessions"},
       {"bad cron", "[collector]\nschedule = 0 25 * * *\n", "bad.ini:4: [collector] schedule"},
       {"bad listen", "[web]\nlisten = nowhere\n", "bad.ini:4: [web] listen"},
+      {"bad compaction schedule", "compact_schedule = 4 * *\n", "bad.ini:3: [archive] compact_schedule"},
       {"bad account", "[account.a1]\nhost = h\nuser = u\npassword_file = " + dir.path() +
                           "/missing\ntls = none\n",
        "bad.ini:3: [account.a1]: password_file"},
