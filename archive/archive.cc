@@ -56,19 +56,9 @@ std::optional<Digest> HeaderSimilarityKey(std::string_view block) {
 
 // ---------------------------------------------------------------- IngestBatch
 
-IngestBatch::Registration::Registration(Archive* archive) : archive_(archive) {
-  std::lock_guard lock(archive_->mutex_);
-  ++archive_->batches_;
-}
-
-IngestBatch::Registration::~Registration() {
-  std::lock_guard lock(archive_->mutex_);
-  --archive_->batches_;
-}
-
 IngestBatch::IngestBatch(Archive* archive)
     : archive_(archive),
-      registration_(archive),
+      registration_(archive->batches_),
       segmenter_(archive->options_.segmenter,
                  [this](std::string_view segment) { return StoreSegment(segment); }),
       compressor_(archive->options_.level,

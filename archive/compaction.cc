@@ -36,9 +36,9 @@ std::string OldPacksDir(const std::string& dir) { return dir + "/packs.old"; }
 // Header blocks gathered (in compact_block_bytes) before those alike are put
 // side by side: copies of one mail usually arrive close together.
 constexpr size_t kHeaderRunBlocks = 8;
-// A large segment whose level-3 frame is larger than this share of its plain
-// bytes is stored as that frame: base64 of compressed data (most attachments)
-// comes to ~0.76 at any level, and level 19 would only cost time.
+// A large segment whose frame at the ingest level is larger than this share of
+// its plain bytes is stored as that frame: base64 of compressed data (most
+// attachments) comes to ~0.76 at any level, and level 19 would only cost time.
 constexpr double kIncompressible = 0.8;
 
 Status Rename(const std::string& from, const std::string& to) {
@@ -197,8 +197,10 @@ Result<CompactReport> Archive::CompactInPlace(const CompactProgress& progress,
     if (!broken_.ok()) return broken_;
     if (!writable_ || !writer_) return Status::PermissionDenied("the archive is open read-only");
     if (compacting_) return Status::Unavailable("a compaction of " + dir + " is running already");
-    if (batches_ > 0) {
-      return Status::Unavailable("the archive in " + dir + " is being written (" + std::to_string(batches_) +
+    // A batch made after this check is refused when it begins a message
+    // (compacting_ is set under the same lock it checks it under).
+    if (const int batches = *batches_; batches > 0) {
+      return Status::Unavailable("the archive in " + dir + " is being written (" + std::to_string(batches) +
                                  " batches); compact when writes are paused");
     }
     // A retraining appends its dictionary to the tail.
@@ -587,6 +589,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
     ArchiveOptions work_options = options;
     work_options.data_dir = work;
     std::unique_ptr<Archive> fresh(new Archive(work_options));
+    fresh->packs_inode_ = fresh->PacksInode();  // its failures are its own, not a swap's
     MV_ASSIGN_OR_RETURN(fresh->catalog_, Catalog::Open(CatalogPath(work)));
     VerifyReport damage;
     MV_RETURN_IF_ERROR(fresh->Replay(/*rebuild=*/true, &damage));

@@ -213,6 +213,7 @@ TEST_F(CompactionTest, LaterWritesGoToANewPackAndOnlyTheyAreCompactedNext) {
   EXPECT_EQ(a->Stats()->segments, segments + 1);  // its header block only
   mails_[late->id] = "From: late@example.com\r\nSubject: late copy\r\n\r\n" + body;
   RememberProvenance(*a);
+  batch.reset();  // before its archive
   a.reset();
   EXPECT_TRUE(fs::exists(PackPath(2)));  // written after the compacted pack, not into it
 
