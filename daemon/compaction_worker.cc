@@ -20,6 +20,11 @@ int64_t UnixSeconds(TimePoint t) {
 
 }  // namespace
 
+bool CompactionDue(const ArchiveStats& stats, uint64_t min_bytes) {
+  if (stats.uncompacted_bytes == 0) return false;
+  return stats.uncompacted_bytes >= min_bytes || stats.uncompacted_bytes * 2 >= stats.stored_bytes;
+}
+
 Result<std::unique_ptr<CompactionWorker>> CompactionWorker::Start(CompactionWorkerOptions options) {
   if (options.archive == nullptr || options.collection == nullptr) {
     return Status::Internal("CompactionWorker needs an archive and the collection service");
@@ -106,9 +111,10 @@ void CompactionWorker::RunOnce(bool forced, std::unique_lock<std::mutex>& lock) 
     LogError("compaction: cannot read the archive's stats: " + state_.last_error);
     return;
   }
-  if (!forced && (stats->uncompacted_bytes == 0 || stats->uncompacted_bytes < options_.min_bytes)) {
-    LogDebug("compaction: the tail is " + Megabytes(stats->uncompacted_bytes) + ", below " +
-             Megabytes(options_.min_bytes) + "; not compacting");
+  if (!forced && !CompactionDue(*stats, options_.min_bytes)) {
+    LogDebug("compaction: the tail is " + Megabytes(stats->uncompacted_bytes) + " of " +
+             Megabytes(stats->stored_bytes) + ", below " + Megabytes(options_.min_bytes) +
+             "; not compacting");
     return;
   }
   state_.running = true;

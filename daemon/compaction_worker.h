@@ -3,9 +3,8 @@
 // `mailvault compact` makes it without anybody stopping the service.
 //
 // At each slot of `schedule` (default 04:00, after the nightly collections)
-// when the tail (ArchiveStats::uncompacted_bytes) is at least `min_bytes`, and
-// at once after RequestNow() whatever its size: it waits until no collection
-// runs, is queued or due (CollectionService::PauseIfIdle, tried again every
+// when CompactionDue, and at once after RequestNow() whatever the tail's size: it waits until no
+// collection runs, is queued or due (CollectionService::PauseIfIdle, tried again every
 // `idle_retry`), holds new runs back while it compacts, then lets them go.
 // Searches and the web UI read on throughout; only the swap at the end makes
 // reads wait (for as long as a few renames and reopening the catalog take).
@@ -33,6 +32,13 @@
 #include "daemon/collection_service.h"
 
 namespace mailvault {
+
+// Whether a slot compacts: when the tail (ArchiveStats::uncompacted_bytes) is
+// at least `min_bytes`, or at least half of all packs. The second rule lets a
+// small archive be compacted too, while keeping the number of compacted packs
+// logarithmic in the archive's size below `min_bytes` (the archive doubles
+// between two such compactions).
+bool CompactionDue(const ArchiveStats& stats, uint64_t min_bytes);
 
 struct CompactionWorkerOptions {
   Archive* archive = nullptr;               // borrowed, writable
