@@ -335,7 +335,11 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
     for (uint32_t id : tail) {
       const std::string path = live->packs_dir() + "/" + PackFileName(id);
       ScanOutcome outcome;
-      MV_RETURN_IF_ERROR(ScanPack(path, ScanOptions{}, visit, &outcome));
+      auto visit_unless_stopped = [&](const ScannedRecord& r) -> Status {
+        Status stop = stopped();
+        return stop.ok() ? visit(r) : stop;
+      };
+      MV_RETURN_IF_ERROR(ScanPack(path, ScanOptions{}, visit_unless_stopped, &outcome));
       if (outcome.damaged) {
         return Status::Corruption(path + " offset " + std::to_string(outcome.damage_offset) + ": " +
                                   outcome.damage_reason +
