@@ -282,7 +282,7 @@ int RunStats(const GlobalFlags& g, bool json) {
               FormatBytes(s.stored_bytes).c_str(), Fixed(Ratio(s.raw_bytes, s.stored_bytes)).c_str(),
               static_cast<unsigned long long>(s.packs), static_cast<unsigned long long>(s.dictionaries));
   if (s.uncompacted_bytes > 0) {
-    std::printf("not compacted      %s  (written since the last `mailvault compact`)\n",
+    std::printf("not compacted      %s  (written since the last compaction)\n",
                 FormatBytes(s.uncompacted_bytes).c_str());
   }
   std::printf("catalog            %s\n", FormatBytes(s.catalog_bytes).c_str());

@@ -399,18 +399,23 @@ Status Archive::Initialize() {
       return Status::Ok();
     }
     MV_RETURN_IF_ERROR(replayed);
-    std::vector<uint32_t> packs = ListPacks();
-    uint32_t id = packs.empty() ? 1 : packs.back();
-    if (!packs.empty()) {
-      // A compacted pack takes no appends: the next compaction starts after it.
-      MV_ASSIGN_OR_RETURN(bool compacted, PackIsCompacted(id));
-      if (compacted) ++id;
-    }
-    MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(*options_.fs, packs_dir(), id));
+    MV_RETURN_IF_ERROR(OpenWriter());
     MV_ASSIGN_OR_RETURN(small_segments_, catalog_->CountSmallSegments(options_.small_segment_bytes));
     small_segments_at_training_ = small_segments_;
     if (dictionaries_.NewestId() == 0) small_segments_at_training_ = 0;
   }
+  return Status::Ok();
+}
+
+Status Archive::OpenWriter() {
+  const std::vector<uint32_t> packs = ListPacks();
+  uint32_t id = packs.empty() ? 1 : packs.back();
+  if (!packs.empty()) {
+    // A compacted pack takes no appends: the next compaction starts after it.
+    MV_ASSIGN_OR_RETURN(bool compacted, PackIsCompacted(id));
+    if (compacted) ++id;
+  }
+  MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(*options_.fs, packs_dir(), id));
   return Status::Ok();
 }
 

@@ -69,7 +69,7 @@ struct ArchiveOptions {
   uint64_t pack_size_limit = 256ull << 20;  // a pack is sealed past this size
   SegmenterOptions segmenter;               // how messages are cut into segments
   // Ingest levels: fast, because ingest must keep up with collection. Level 2
-  // imported 10 KB mails 10-40 % faster than 3 and stored 4 % more (level 1:
+  // imported 10 KB mails 8-40 % faster than 3 and stored 4 % more (level 1:
   // as fast as 2, 11 % more; bench/README.md); compaction rewrites what
   // ingest stored at compact_level, and `serve` compacts nightly.
   int level = 2;                            // zstd level without a dictionary
@@ -364,9 +364,10 @@ class Archive {
   // checked catalog in compact.tmp/, left there on success for the commit
   // (report.compacted), removed on failure. REQUIRES: no batch writes.
   Result<CompactReport> RewriteTail(const CompactProgress& progress, const std::function<bool()>& should_stop);
-  // Writes the marker for what RewriteTail left and completes the swap; a
-  // failure to write the marker removes compact.tmp/ (nothing changed).
-  static Status CommitCompaction(const std::string& data_dir, FileSystem& fs, const CompactReport& report);
+  // Commits what RewriteTail left: makes compact.tmp/ durable and writes the
+  // marker (FinishCompaction then swaps). A failure removes compact.tmp/
+  // (nothing changed).
+  static Status WriteCompactionMarker(const std::string& data_dir, FileSystem& fs, const CompactReport& report);
   // The catalog's location of `hash` (takes mutex_).
   Result<std::optional<SegmentLocation>> FindSegmentInCatalog(const Digest& hash);
   // CompactInPlace's swap, with gate_ held exclusively and mutex_ held.
@@ -387,6 +388,9 @@ class Archive {
   // compacted (compaction then fails reading it; stats are not verify).
   uint32_t FirstUncompactedPack(const std::vector<uint32_t>& packs);
   Status Initialize();
+  // writer_ on the newest pack, or a new one after it when that one was
+  // compacted (a compacted pack takes no appends).
+  Status OpenWriter();
   Status Replay(bool rebuild, VerifyReport* damage);
   Status LoadDictionaries();
   std::vector<uint32_t> ListPacks() const;

@@ -46,10 +46,7 @@ class ArchiveTest : public ArchiveFixture {
   }
   static std::string Read(Archive& a, const Digest& id) {
     std::string out;
-    Status s = a.ReadMessage(id, [&](std::string_view c) {
-      out.append(c);
-      return Status::Ok();
-    });
+    Status s = ReadMessageBytes(a, id, &out);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }

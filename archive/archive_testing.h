@@ -51,6 +51,15 @@ class FullDiskFileSystem : public FileSystem {
   std::atomic<uint64_t> budget_;
 };
 
+// The canonical bytes of message `id` into `out`, with ReadMessage's status.
+inline Status ReadMessageBytes(Archive& a, const Digest& id, std::string* out) {
+  out->clear();
+  return a.ReadMessage(id, [&](std::string_view chunk) {
+    out->append(chunk);
+    return Status::Ok();
+  });
+}
+
 // `verify` runs and finds nothing wrong (the first fault is shown otherwise).
 inline void ExpectVerifiesClean(Archive& a) {
   VerifyReport report;

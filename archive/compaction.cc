@@ -165,11 +165,12 @@ Result<CompactReport> Archive::Compact(ArchiveOptions options, const CompactProg
   MV_ASSIGN_OR_RETURN(CompactReport report, live->RewriteTail(progress, nullptr));
   if (!report.compacted) return report;
   live.reset();
-  MV_RETURN_IF_ERROR(CommitCompaction(dir, *options.fs, report));
+  MV_RETURN_IF_ERROR(WriteCompactionMarker(dir, *options.fs, report));
+  MV_RETURN_IF_ERROR(FinishCompaction(dir, *options.fs));
   return report;
 }
 
-Status Archive::CommitCompaction(const std::string& dir, FileSystem& fs, const CompactReport& report) {
+Status Archive::WriteCompactionMarker(const std::string& dir, FileSystem& fs, const CompactReport& report) {
   const std::string work = WorkDir(dir);
   // What the marker commits must be durable first: the new catalog's and
   // packs' directory entries.
@@ -182,11 +183,8 @@ Status Archive::CommitCompaction(const std::string& dir, FileSystem& fs, const C
                                      std::to_string(report.packs_written) + "\n",
                                  0640);
   }
-  if (!marked.ok()) {
-    RemoveTree(work).IgnoreError();
-    return marked;
-  }
-  return FinishCompaction(dir, fs);
+  if (!marked.ok()) RemoveTree(work).IgnoreError();
+  return marked;
 }
 
 Result<CompactReport> Archive::CompactInPlace(const CompactProgress& progress,
@@ -238,13 +236,7 @@ Status Archive::SwapInCompactionLocked(const CompactReport& report) {
   }
   // Every handle on the old packs and catalog is closed before they go. The
   // marker is written first, so a failure to write it leaves them usable.
-  const std::string marker = MarkerPath(dir);
-  Status marked = options_.fs->SyncDir(work);
-  if (marked.ok()) marked = WriteFileAtomically(marker, "in place\n", 0640);
-  if (!marked.ok()) {
-    RemoveTree(work).IgnoreError();
-    return marked;
-  }
+  MV_RETURN_IF_ERROR(WriteCompactionMarker(dir, *options_.fs, report));
   writer_.reset();
   catalog_.reset();
   {
@@ -260,14 +252,7 @@ Status Archive::SwapInCompactionLocked(const CompactReport& report) {
     packs_inode_ = PacksInode();
     MV_ASSIGN_OR_RETURN(catalog_, Catalog::Open(CatalogPath(dir)));
     MV_RETURN_IF_ERROR(LoadDictionaries());
-    const std::vector<uint32_t> packs = ListPacks();
-    uint32_t id = packs.empty() ? 1 : packs.back();
-    if (!packs.empty()) {
-      MV_ASSIGN_OR_RETURN(bool compacted, PackIsCompacted(id));
-      if (compacted) ++id;
-    }
-    MV_ASSIGN_OR_RETURN(writer_, PackWriter::Open(*options_.fs, packs_dir(), id));
-    return Status::Ok();
+    return OpenWriter();
   }();
   if (!reopened.ok()) {
     // The marker is written: the next open completes what is missing.
@@ -287,21 +272,20 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
                                            const std::function<bool()>& should_stop) {
   const ArchiveOptions& options = options_;
   const std::string& dir = options.data_dir;
-  Archive* live = this;
   auto stopped = [&]() -> Status {
     if (should_stop && should_stop()) return Status::Cancelled("compaction of " + dir + " stopped");
     return Status::Ok();
   };
 
   CompactReport report;
-  const std::vector<uint32_t> packs = live->ListPacks();
-  const uint32_t first = live->FirstUncompactedPack(packs);
+  const std::vector<uint32_t> packs = ListPacks();
+  const uint32_t first = FirstUncompactedPack(packs);
   std::vector<uint32_t> tail;
   uint64_t tail_records = 0;
   for (uint32_t id : packs) {
     if (id < first) continue;
     tail.push_back(id);
-    const uint64_t size = FileSizeOrZero(live->packs_dir() + "/" + PackFileName(id));
+    const uint64_t size = FileSizeOrZero(packs_dir() + "/" + PackFileName(id));
     report.bytes_before += size;
     tail_records += size > kPackMagic.size() ? 1 : 0;
   }
@@ -325,7 +309,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
   // The packs before the tail stay as they are: the new directory links them.
   for (uint32_t id : packs) {
     if (id >= first) break;
-    std::string from = live->packs_dir() + "/" + PackFileName(id);
+    std::string from = packs_dir() + "/" + PackFileName(id);
     std::string to = work + "/packs/" + PackFileName(id);
     if (::link(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "link " + from + " to " + to);
   }
@@ -333,7 +317,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
   // Visits every record of the tail in order; damage stops the compaction.
   auto scan_tail = [&](const std::function<Status(const ScannedRecord&)>& visit) -> Status {
     for (uint32_t id : tail) {
-      const std::string path = live->packs_dir() + "/" + PackFileName(id);
+      const std::string path = packs_dir() + "/" + PackFileName(id);
       ScanOutcome outcome;
       auto visit_unless_stopped = [&](const ScannedRecord& r) -> Status {
         Status stop = stopped();
@@ -348,7 +332,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
     }
     return Status::Ok();
   };
-  SegmentRefResolver refs(live);
+  SegmentRefResolver refs(this);
   // The segment hashes of a message entry (located or not).
   auto message_of = [&](const ManifestEntry& e) -> Result<MessageRecord> {
     if (e.type == RecordType::kMessage) return DecodeMessage(e.payload);
@@ -403,7 +387,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
       if (!row) break;
       std::optional<Digest> hash = DigestOfColumn(each.ColumnBlob(0));
       if (!hash) return Status::Internal("compaction: a malformed hash in the scratch database");
-      MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> l, live->FindSegmentInCatalog(*hash));
+      MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> l, FindSegmentInCatalog(*hash));
       if (!l) return Status::Corruption("compaction: segment " + ToHex(*hash) + " is named but not stored");
       if (l->record.pack < first) continue;  // before the tail: stays where it is
       store.Bind(1, l->record.pack).Bind(2, static_cast<int64_t>(l->record.offset)).Bind(3, l->block_offset);
@@ -415,9 +399,9 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
   }
   int64_t catalogued_in_tail = 0;
   {
-    std::lock_guard lock(live->mutex_);
+    std::lock_guard lock(mutex_);
     MV_ASSIGN_OR_RETURN(catalogued_in_tail,
-                        live->catalog_->database().QueryInt("SELECT count(*) FROM segments WHERE pack >= " +
+                        catalog_->database().QueryInt("SELECT count(*) FROM segments WHERE pack >= " +
                                                             std::to_string(first)));
   }
   report.unreferenced_segments =
@@ -501,7 +485,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
     if (!hash) return Status::Internal("compaction: a malformed hash in the scratch database");
     // Checked against its SHA-256 on the way.
     MV_RETURN_IF_ERROR(stopped());
-    MV_RETURN_IF_ERROR(live->ReadSegment(*hash, location, codec, &plain));
+    MV_RETURN_IF_ERROR(ReadSegment(*hash, location, codec, &plain));
     const auto length = static_cast<uint32_t>(plain.size());
     if (progress) progress("segments", ++done, stored_count);
     ++report.segments;
@@ -533,7 +517,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
 
   // 3. Manifests (segments named where they are now), events and the newest
   // dictionary, in the tail's order.
-  const uint32_t newest_dictionary = live->dictionaries_.NewestId();
+  const uint32_t newest_dictionary = dictionaries_.NewestId();
   MV_ASSIGN_OR_RETURN(SqliteStatement where_now,
                       scratch.Prepare("SELECT pack, offset, block_offset FROM moved WHERE hash=?"));
   MV_ASSIGN_OR_RETURN(SqliteStatement note_moved, scratch.Prepare("INSERT INTO moved_messages VALUES(?)"));
@@ -563,7 +547,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
         where_now.Reset();
         if (found) continue;
         // Stored before the tail, which does not change.
-        MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, live->FindSegmentInCatalog(hash));
+        MV_ASSIGN_OR_RETURN(std::optional<SegmentLocation> location, FindSegmentInCatalog(hash));
         if (!location || location->record.pack >= first) {
           return Status::Internal("compaction: segment " + ToHex(hash) + " of message " + ToHex(m.id) +
                                   " was not rewritten");
@@ -604,8 +588,8 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
     MV_RETURN_IF_ERROR(fresh->catalog_->CarryOverOperationalData(CatalogPath(dir)));
     CatalogTotals before;
     {
-      std::lock_guard lock(live->mutex_);
-      MV_ASSIGN_OR_RETURN(before, live->catalog_->Totals());
+      std::lock_guard lock(mutex_);
+      MV_ASSIGN_OR_RETURN(before, catalog_->Totals());
     }
     MV_ASSIGN_OR_RETURN(CatalogTotals after, fresh->catalog_->Totals());
     if (before.messages != after.messages || before.raw_bytes != after.raw_bytes ||
@@ -625,7 +609,7 @@ Result<CompactReport> Archive::RewriteTail(const CompactProgress& progress,
       if (!moved_id) return Status::Internal("compaction: a malformed id in the scratch database");
       const Digest& id = *moved_id;
       MV_RETURN_IF_ERROR(stopped());
-      MV_ASSIGN_OR_RETURN(MessageInfo was, live->Info(id));
+      MV_ASSIGN_OR_RETURN(MessageInfo was, Info(id));
       MV_ASSIGN_OR_RETURN(MessageInfo is, fresh->Info(id));
       // The seq too: the search index's queue pages by it.
       if (was.raw_length != is.raw_length || was.archived_at != is.archived_at || was.seq != is.seq ||

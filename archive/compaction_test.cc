@@ -92,10 +92,7 @@ class CompactionTest : public ArchiveFixture {
     EXPECT_EQ(a.Stats()->messages, mails_.size());
     for (const auto& [id, bytes] : mails_) {
       std::string out;
-      Status s = a.ReadMessage(id, [&](std::string_view c) {
-        out.append(c);
-        return Status::Ok();
-      });
+      Status s = ReadMessageBytes(a, id, &out);
       ASSERT_TRUE(s.ok()) << s.ToString();
       EXPECT_EQ(out, bytes);
     }
@@ -429,10 +426,7 @@ TEST_F(CompactionTest, InPlaceWhileReadersReadKeepsEveryMessage) {
       for (size_t i = t; !stop; i += 7) {
         const Digest& id = ids[i % ids.size()];
         std::string out;
-        Status s = a->ReadMessage(id, [&](std::string_view c) {
-          out.append(c);
-          return Status::Ok();
-        });
+        Status s = ReadMessageBytes(*a, id, &out);
         if (!s.ok() || out != mails_.at(id)) {
           if (++bad == 1) {
             std::lock_guard lock(first_bad_mutex);
@@ -583,10 +577,7 @@ TEST_F(CompactionTest, AReaderInAnotherProcessIsToldOfTheSwapNotOfDamage) {
   int unavailable = 0;
   for (const auto& [mail, bytes] : mails_) {
     std::string out;
-    Status s = reader->ReadMessage(mail, [&](std::string_view c) {
-      out.append(c);
-      return Status::Ok();
-    });
+    Status s = ReadMessageBytes(*reader, mail, &out);
     if (s.ok()) {
       EXPECT_EQ(out, bytes);  // a message the old catalog still locates rightly
     } else {

@@ -76,8 +76,12 @@ std::optional<TimePoint> CompactionWorker::NextSlotAfter(TimePoint t) const {
 
 void CompactionWorker::Loop() {
   std::unique_lock lock(mu_);
-  std::optional<TimePoint> next = NextSlotAfter(clock_.Now());
-  state_.next_slot = next ? std::optional<int64_t>(UnixSeconds(*next)) : std::nullopt;
+  std::optional<TimePoint> next;
+  auto schedule_after = [&](TimePoint t) {
+    next = NextSlotAfter(t);
+    state_.next_slot = next ? std::optional<int64_t>(UnixSeconds(*next)) : std::nullopt;
+  };
+  schedule_after(clock_.Now());
   while (!stopping_) {
     const TimePoint now = clock_.Now();
     const bool slot = next && now >= *next;
@@ -92,10 +96,7 @@ void CompactionWorker::Loop() {
     }
     const bool forced = requested_;
     requested_ = false;
-    if (slot) {
-      next = NextSlotAfter(now);
-      state_.next_slot = next ? std::optional<int64_t>(UnixSeconds(*next)) : std::nullopt;
-    }
+    if (slot) schedule_after(now);
     RunOnce(forced, lock);
   }
 }

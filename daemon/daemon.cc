@@ -68,8 +68,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   co.archive = d->archive_.get();
   co.box = d->box_.get();
   co.clock = &clock;
-  const TimeZone co_zone = zone;
-  co.scheduler = SchedulerOptionsFrom(s.collector, std::move(zone));
+  co.scheduler = SchedulerOptionsFrom(s.collector, zone);
   co.default_schedule = s.collector.schedule;
   co.collection = CollectionOptionsFrom(s.collector);
   co.max_wait = d->options_.dispatch_max_wait;
@@ -88,7 +87,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
     }
     cw.schedule = *cron;
   }
-  cw.zone = co_zone;
+  cw.zone = std::move(zone);
   cw.min_bytes = s.archive.compact_min_size;
   cw.max_wait = d->options_.dispatch_max_wait;
   // Collections end within moments of each other at night; look again soon.
